@@ -1,0 +1,99 @@
+"""The emulator's whole state: data, credentials, configuration and request counters."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from .model import Model, User, Workspace
+from .security import SecurityState
+from .storage import SPOOL
+
+
+@dataclass
+class EmulatorConfig:
+    """Tunables (admin ``POST /_emulator/config``); defaults mimic Anaplan but run fast."""
+
+    rows_per_second: float = 200_000.0
+    min_task_seconds: float = 0.0
+    cancel_delay_seconds: float = 0.05
+    token_ttl_seconds: float = 2100.0
+    refresh_token_ttl_seconds: float = 12 * 3600.0
+    device_code_ttl_seconds: float = 900.0
+    device_poll_interval: float = 5.0
+    device_slow_down_increment: float = 5.0
+    certificate_v1_allowed: bool = True
+    certificate_v2_max_skew_seconds: float = 300.0
+    export_chunk_size: int = 10 * 1024 * 1024
+    max_chunk_bytes: int = 50 * 1024 * 1024
+    max_chunks: int = 1000
+    max_queued_tasks: int = 100
+    dump_ttl_seconds: float = 48 * 3600.0
+    default_page_size: int = 5000
+    spool_threshold_bytes: int = 64 * 1024 * 1024
+
+    def update(self, values: dict[str, Any]) -> None:
+        """Apply known keys with their declared types; unknown keys raise ``KeyError``."""
+        known = {f.name: f for f in fields(self)}
+        for key, value in values.items():
+            if key not in known:
+                raise KeyError(key)
+            current = getattr(self, key)
+            if isinstance(current, bool):
+                value = bool(value)
+            elif isinstance(current, int):
+                value = int(value)
+            elif isinstance(current, float):
+                value = float(value)
+            setattr(self, key, value)
+        SPOOL.threshold_bytes = self.spool_threshold_bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Counters:
+    """Request and event counters (admin ``GET /_emulator/counters``)."""
+
+    requests: Counter[str] = field(default_factory=Counter)  # "METHOD /route/{template}"
+    statuses: Counter[str] = field(default_factory=Counter)  # "METHOD /route/{template} -> 200"
+    tasks_created: Counter[str] = field(default_factory=Counter)  # action id
+    authentications: Counter[str] = field(default_factory=Counter)  # basic|certificate|refresh|...
+    auth_failures: Counter[str] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)  # fault kind/rule -> times fired
+    bytes_received: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "requests": dict(self.requests),
+            "statuses": dict(self.statuses),
+            "tasks_created": dict(self.tasks_created),
+            "authentications": dict(self.authentications),
+            "auth_failures": dict(self.auth_failures),
+            "faults": dict(self.faults),
+            "bytes_received": self.bytes_received,
+        }
+
+
+@dataclass
+class EmulatorState:
+    """Root object shared by every route handler (``request.app.state.emulator``)."""
+
+    users: dict[str, User] = field(default_factory=dict)  # by email (lower case)
+    workspaces: dict[str, Workspace] = field(default_factory=dict)
+    models: dict[str, Model] = field(default_factory=dict)
+    security: SecurityState = field(default_factory=SecurityState)
+    config: EmulatorConfig = field(default_factory=EmulatorConfig)
+    counters: Counters = field(default_factory=Counters)
+
+    def user_by_id(self, user_id: str) -> User | None:
+        for user in self.users.values():
+            if user.id == user_id:
+                return user
+        return None
+
+    def default_model(self) -> Model:
+        """The first model (admin endpoints use it when no model id is given)."""
+        return next(iter(self.models.values()))
