@@ -1,0 +1,583 @@
+"""AnaplanAsyncClient: the bulk API v2 (metadata, files, tasks, dumps) on ``httpx.AsyncClient``.
+
+The client authenticates lazily (first request), shares tokens process-wide (see ``tokens.py``) and
+never retries a task creation blindly: after an ambiguous failure it lists the action's tasks and
+adopts the one that appeared (see :meth:`AnaplanAsyncClient.start_task`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from airflow_provider_anaplan import __version__
+from airflow_provider_anaplan.client import transfer
+from airflow_provider_anaplan.client.config import ClientConfig
+from airflow_provider_anaplan.client.http import AmbiguousRequestError, HttpSession
+from airflow_provider_anaplan.client.ids import action_collection, normalize_object_id, normalize_task_id
+from airflow_provider_anaplan.client.status import TaskResult, TaskState, TaskStatus
+from airflow_provider_anaplan.client.tokens import TokenManager
+from airflow_provider_anaplan.exceptions import (
+    AnaplanConfigError,
+    AnaplanNotFoundError,
+    AnaplanTaskCancelledError,
+    AnaplanTaskFailedError,
+    AnaplanTaskTimeoutError,
+)
+
+__all__ = ["AnaplanAsyncClient", "MappingParameters"]
+
+log = logging.getLogger(__name__)
+
+MappingParameters = Mapping[str, str] | Sequence[Mapping[str, str]]
+#: tasks created up to this many seconds before the POST (clock skew) can still be adopted
+_ADOPT_SKEW = 120.0
+
+
+def _mapping_parameters(value: MappingParameters | None) -> list[dict[str, str]] | None:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+    elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        pairs = []
+        for entry in value:
+            if not isinstance(entry, Mapping) or "entityType" not in entry or "entityName" not in entry:
+                raise AnaplanConfigError(
+                    "mapping_parameters entries must be {'entityType': ..., 'entityName': ...}, got "
+                    f"{entry!r}"
+                )
+            pairs.append((entry["entityType"], entry["entityName"]))
+    else:
+        raise AnaplanConfigError(
+            f"mapping_parameters must be a dict (entityType -> entityName) or a list of dicts, got {value!r}"
+        )
+    for key, name in pairs:
+        if not isinstance(key, str) or not key.strip() or not isinstance(name, str):
+            raise AnaplanConfigError(f"mapping parameter {key!r} -> {name!r}: both must be strings")
+    return [{"entityType": k, "entityName": v} for k, v in pairs]
+
+
+def _ssl_verify(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
+    if isinstance(verify, str):
+        if os.path.isdir(verify):
+            return ssl.create_default_context(capath=verify)
+        return ssl.create_default_context(cafile=verify)
+    return verify
+
+
+def _dump_targets(status: TaskStatus | Mapping[str, Any]) -> tuple[str, bool, list[str]]:
+    """``(task id, import dump available, process step ids with a dump)`` from a status or to_dict()."""
+    if isinstance(status, TaskStatus):
+        results: list[TaskResult] = []
+        stack = list(status.nested)
+        while stack:
+            result = stack.pop(0)
+            results.append(result)
+            stack.extend(result.nested)
+        steps = [r.object_id for r in results if r.failure_dump_available and r.object_id]
+        return status.task_id, status.failure_dump_available, steps
+    nested = status.get("nested") or []
+    steps = [str(n["object_id"]) for n in nested if n.get("failure_dump_available") and n.get("object_id")]
+    return str(status.get("task_id") or ""), bool(status.get("failure_dump_available")), steps
+
+
+class AnaplanAsyncClient:
+    """Async Anaplan bulk API client. Use as ``async with AnaplanAsyncClient(config) as client:``.
+
+    Ids may be given as ``str`` or ``int``. All ``list_*`` methods follow paging and return
+    ``list[dict]`` as Anaplan sends them.
+    """
+
+    page_size = 5000
+
+    def __init__(self, config: ClientConfig, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        if not isinstance(config, ClientConfig):
+            raise AnaplanConfigError(f"config must be a ClientConfig, got {type(config).__name__}")
+        self.config = config
+        self._transport = transport
+        self._http: httpx.AsyncClient | None = None
+        self._session: HttpSession | None = None
+        self._closed = False
+
+    # ----------------------------------------------------------------------------- plumbing
+    async def __aenter__(self) -> AnaplanAsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close connections (the shared token stays cached for other clients)."""
+        self._closed = True
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+            self._session = None
+
+    @property
+    def session(self) -> HttpSession:
+        """The authenticated HTTP session (created on first use; nothing is sent until then)."""
+        if self._closed:
+            raise RuntimeError("This AnaplanAsyncClient is closed")
+        if self._session is None:
+            cfg = self.config
+            self._http = httpx.AsyncClient(
+                verify=_ssl_verify(cfg.verify),
+                timeout=httpx.Timeout(cfg.timeout),
+                limits=httpx.Limits(
+                    max_connections=cfg.max_concurrency + 8, max_keepalive_connections=cfg.max_concurrency + 8
+                ),
+                transport=self._transport,
+                headers={"User-Agent": f"airflow-provider-anaplan/{__version__}"},
+            )
+            auth_session = HttpSession(self._http, cfg.retry, timeout=cfg.timeout)
+            self._session = HttpSession(
+                self._http, cfg.retry, TokenManager(cfg, auth_session), timeout=cfg.timeout
+            )
+        return self._session
+
+    @property
+    def model_url(self) -> str:
+        """``{api_url}/workspaces/{workspace_id}/models/{model_id}``."""
+        workspace_id, model_id = self.config.require_model()
+        return f"{self.config.api_url}/workspaces/{workspace_id}/models/{model_id}"
+
+    async def _get(self, url: str, object_id: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        response = await self.session.request("GET", url, object_id=object_id, **kwargs)
+        return response.json()
+
+    async def _paged(self, url: str, key: str, object_id: str | None = None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            body = await self._get(url, object_id, params={"limit": self.page_size, "offset": len(items)})
+            page = body.get(key) or []
+            items.extend(page)
+            total = ((body.get("meta") or {}).get("paging") or {}).get("totalSize")
+            if not page or total is None or len(items) >= int(total):
+                return items
+
+    # ----------------------------------------------------------------------------- metadata
+    async def list_workspaces(self) -> list[dict[str, Any]]:
+        """Workspaces the user can see (in the default tenant)."""
+        return await self._paged(f"{self.config.api_url}/workspaces", "workspaces")
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        """Models of the configured workspace, or all the user's models if no workspace is set."""
+        cfg = self.config
+        url = (
+            f"{cfg.api_url}/workspaces/{cfg.workspace_id}/models"
+            if cfg.workspace_id
+            else f"{cfg.api_url}/models"
+        )
+        return await self._paged(url, "models", cfg.workspace_id)
+
+    async def get_model(self) -> dict[str, Any]:
+        """Metadata of the configured model."""
+        _, model_id = self.config.require_model()
+        body = await self._get(f"{self.config.api_url}/models/{model_id}", model_id)
+        return body.get("model") or body
+
+    async def get_model_status(self) -> dict[str, Any]:
+        """The model's runtime state (``requestStatus``: current step, progress, running task)."""
+        _, model_id = self.config.require_model()
+        body = await self._get(f"{self.config.api_url}/models/{model_id}/status", model_id)
+        return body.get("requestStatus") or body
+
+    async def list_files(self) -> list[dict[str, Any]]:
+        return await self._paged(f"{self.model_url}/files", "files", self.config.model_id)
+
+    async def list_imports(self) -> list[dict[str, Any]]:
+        return await self._paged(f"{self.model_url}/imports", "imports", self.config.model_id)
+
+    async def list_exports(self) -> list[dict[str, Any]]:
+        return await self._paged(f"{self.model_url}/exports", "exports", self.config.model_id)
+
+    async def list_actions(self) -> list[dict[str, Any]]:
+        return await self._paged(f"{self.model_url}/actions", "actions", self.config.model_id)
+
+    async def list_processes(self) -> list[dict[str, Any]]:
+        return await self._paged(f"{self.model_url}/processes", "processes", self.config.model_id)
+
+    async def _metadata(self, collection: str, kind: str, object_id: object, key: str) -> dict[str, Any]:
+        oid = normalize_object_id(object_id, kind, what=f"{kind}_id")
+        body = await self._get(f"{self.model_url}/{collection}/{oid}", oid)
+        return body.get(key) or body.get(kind) or body
+
+    async def get_import(self, import_id: str | int) -> dict[str, Any]:
+        """Import definition (``importMetadata``: source file format, columns...)."""
+        return await self._metadata("imports", "import", import_id, "importMetadata")
+
+    async def get_export(self, export_id: str | int) -> dict[str, Any]:
+        """Export definition (``exportMetadata``: columns, format, row count...)."""
+        return await self._metadata("exports", "export", export_id, "exportMetadata")
+
+    async def get_process(self, process_id: str | int) -> dict[str, Any]:
+        """Process definition (``processMetadata``: its actions in order)."""
+        return await self._metadata("processes", "process", process_id, "processMetadata")
+
+    async def get_action(self, action_id: str | int) -> dict[str, Any]:
+        """Action (117…) definition."""
+        return await self._metadata("actions", "action", action_id, "actionMetadata")
+
+    # ----------------------------------------------------------------------------- files
+    async def _writable_file(self, file_id: str | int) -> tuple[str, str]:
+        """Check a file id's prefix and existence before writing (POSTing a chunk count to an unknown
+        id silently creates a new file at Anaplan)."""
+        fid = normalize_object_id(file_id, "file", what="file_id")
+        if not any(str(f.get("id")) == fid for f in await self.list_files()):
+            raise AnaplanNotFoundError(
+                f"File {fid}: not in model {self.config.model_id} (not found or no access); upload the file "
+                "once in Anaplan to create it (a chunk count sent to an unknown id would create a stray file)",
+                status_code=404,
+                object_id=fid,
+                method="GET",
+                path=f"{self.model_url}/files",
+            )
+        return fid, f"{self.model_url}/files/{fid}"
+
+    async def upload_file(self, file_id: str | int, source: object) -> int:
+        """Upload ``source`` to an existing file; return the uncompressed byte count.
+
+        ``source``: bytes, str (content, UTF-8), ``pathlib.Path``/``os.PathLike`` (local file), an
+        object with ``.open("rb")`` (``ObjectStoragePath``), a binary file object, or an (async)
+        iterable of bytes/str. A ``str`` is always content, never a path.
+        """
+        fid, url = await self._writable_file(file_id)
+        cfg = self.config
+        return await transfer.upload(
+            self.session,
+            url,
+            fid,
+            source,
+            chunk_size=cfg.chunk_size,
+            compression=cfg.compression,
+            max_concurrency=cfg.max_concurrency,
+        )
+
+    async def upload_file_stream(self, file_id: str | int, content: object) -> int:
+        """Upload content of unknown length (iterable/async iterable of bytes or str): ``chunkCount -1``
+        then ``complete``. Sync iterables are pulled in a worker thread."""
+        fid, url = await self._writable_file(file_id)
+        cfg = self.config
+        return await transfer.upload(
+            self.session,
+            url,
+            fid,
+            content,
+            chunk_size=cfg.chunk_size,
+            compression=cfg.compression,
+            max_concurrency=cfg.max_concurrency,
+            stream=True,
+        )
+
+    def _readable_file(self, file_id: str | int) -> tuple[str, str]:
+        fid = normalize_object_id(file_id, "file", "export", what="file_id")
+        return fid, f"{self.model_url}/files/{fid}"
+
+    async def get_file_stream(self, file_id: str | int) -> AsyncIterator[bytes]:
+        """Yield a file's content chunk by chunk (fetched concurrently, yielded in order).
+
+        An export's file id is the export id.
+        """
+        fid, url = self._readable_file(file_id)
+        async for data in transfer.iter_chunks(
+            self.session, url, fid, max_concurrency=self.config.max_concurrency
+        ):
+            yield data
+
+    async def get_file(self, file_id: str | int) -> bytes:
+        """A file's whole content in memory (use :meth:`download_file` for big files)."""
+        return b"".join([data async for data in self.get_file_stream(file_id)])
+
+    async def download_file(self, file_id: str | int, destination: object) -> int:
+        """Stream a file to ``destination`` (path: temp file + rename; or ``ObjectStoragePath``).
+
+        :returns: bytes written.
+        """
+        self._readable_file(file_id)
+        return await transfer.write_stream(self.get_file_stream(file_id), destination)
+
+    # ----------------------------------------------------------------------------- tasks
+    def _tasks_url(self, action_id: str | int) -> tuple[str, str]:
+        aid, collection = action_collection(action_id)
+        return aid, f"{self.model_url}/{collection}/{aid}/tasks"
+
+    async def list_tasks(self, action_id: str | int) -> list[dict[str, Any]]:
+        """Tasks of an import/export/action/process (``taskId``, ``taskState``, ``creationTime``)."""
+        aid, url = self._tasks_url(action_id)
+        return await self._paged(url, "tasks", aid)
+
+    async def start_task(
+        self, action_id: str | int, mapping_parameters: MappingParameters | None = None, locale: str = "en_US"
+    ) -> str:
+        """Start an import (112), export (116), action (117) or process (118); return the task id.
+
+        Task creation is not idempotent. After an ambiguous failure (timeout, connection lost after
+        sending, 5xx) the action's tasks are listed and a task that appeared since just before the
+        attempt is adopted instead of POSTing again; only if there is none is the POST retried.
+
+        :param mapping_parameters: ``{"Version": "Actual"}`` or ``[{"entityType", "entityName"}]``.
+        """
+        aid, url = self._tasks_url(action_id)
+        if not isinstance(locale, str) or not locale.strip():
+            raise AnaplanConfigError(f"locale must be a locale name such as 'en_US', got {locale!r}")
+        body: dict[str, Any] = {"localeName": locale}  # localeName must come first
+        mapping = _mapping_parameters(mapping_parameters)
+        if mapping:
+            body["mappingParameters"] = mapping
+        seen = {str(t.get("taskId")) for t in await self.list_tasks(aid)}
+        policy = self.config.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.time()
+            try:
+                response = await self.session.request("POST", url, idempotent=False, object_id=aid, json=body)
+            except AmbiguousRequestError as ambiguous:
+                adopted = await self._adopt_task(aid, seen, started)
+                if adopted:
+                    log.warning(
+                        "Starting %s failed ambiguously (%s) but task %s was created; using it",
+                        aid,
+                        ambiguous.error,
+                        adopted,
+                    )
+                    return adopted
+                if attempt >= policy.max_attempts:
+                    raise ambiguous.error from None
+                delay = policy.backoff(attempt)
+                log.warning(
+                    "Starting %s failed (%s) and no task was created; retry %d/%d in %.1f s",
+                    aid,
+                    ambiguous.error,
+                    attempt,
+                    policy.max_attempts - 1,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+            payload = response.json()
+            task = payload.get("task") if isinstance(payload.get("task"), Mapping) else payload
+            task_id = str(task.get("taskId") or "")
+            if not task_id:
+                raise AnaplanConfigError(f"Starting {aid}: Anaplan answered without a taskId")
+            log.info("Started task %s of %s", task_id, aid)
+            return task_id
+
+    async def _adopt_task(self, action_id: str, seen: set[str], started: float) -> str | None:
+        candidates = []
+        for task in await self.list_tasks(action_id):
+            task_id = str(task.get("taskId"))
+            if task_id in seen:
+                continue
+            created = task.get("creationTime")
+            if isinstance(created, (int, float)) and created / 1000.0 < started - _ADOPT_SKEW:
+                continue
+            candidates.append((created or 0, task_id))
+        return max(candidates)[1] if candidates else None
+
+    async def get_task_status(self, action_id: str | int, task_id: str) -> TaskStatus:
+        """One status poll."""
+        aid, url = self._tasks_url(action_id)
+        tid = normalize_task_id(task_id)
+        body = await self._get(f"{url}/{tid}", aid)
+        return TaskStatus.from_api(aid, body, tid)
+
+    async def cancel_task(self, action_id: str | int, task_id: str) -> None:
+        """Ask Anaplan to cancel a task (no-op on a finished task)."""
+        aid, url = self._tasks_url(action_id)
+        tid = normalize_task_id(task_id)
+        await self.session.request("DELETE", f"{url}/{tid}", object_id=aid)
+        log.info("Requested cancellation of task %s of %s", tid, aid)
+
+    async def wait_for_task(
+        self,
+        action_id: str | int,
+        task_id: str,
+        poll_interval: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - public contract
+        *,
+        raise_on_failure: bool = True,
+    ) -> TaskStatus:
+        """Poll until the task is terminal.
+
+        :param poll_interval: seconds between polls (default ``config.poll_interval``).
+        :param timeout: seconds; then :class:`AnaplanTaskTimeoutError` (the task is not cancelled).
+        :param raise_on_failure: raise :class:`AnaplanTaskFailedError` / :class:`AnaplanTaskCancelledError`
+            (carrying ``.status``) instead of returning a failed/cancelled status.
+        """
+        interval = self.config.poll_interval if poll_interval is None else poll_interval
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval <= 0:
+            raise AnaplanConfigError(f"poll_interval must be a number of seconds > 0, got {poll_interval!r}")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+        ):
+            raise AnaplanConfigError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            status = await self.get_task_status(action_id, task_id)
+            if status.is_terminal:
+                break
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise AnaplanTaskTimeoutError(
+                    f"Task {status.task_id} of {status.action_id} is still {status.state.value} after {timeout:g} s",
+                    status=status,
+                    object_id=status.task_id,
+                )
+            await asyncio.sleep(interval if remaining is None else min(interval, remaining))
+        log.info("%s", status.summary())
+        if raise_on_failure:
+            raise_for_task(status)
+        return status
+
+    async def run_action(
+        self,
+        action_id: str | int,
+        wait: bool = True,
+        mapping_parameters: MappingParameters | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - public contract
+        raise_on_failure: bool = True,
+    ) -> TaskStatus | str:
+        """Start a task; with ``wait`` poll it to the end and return its status, else return its id."""
+        task_id = await self.start_task(action_id, mapping_parameters)
+        if not wait:
+            return task_id
+        return await self.wait_for_task(
+            action_id, task_id, timeout=timeout, raise_on_failure=raise_on_failure
+        )
+
+    async def upload_and_import(
+        self,
+        file_id: str | int,
+        content: object,
+        action_id: str | int,
+        mapping_parameters: MappingParameters | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - public contract
+        raise_on_failure: bool = True,
+    ) -> TaskStatus:
+        """Upload ``content`` (any :meth:`upload_file` source) then run the import/process and wait."""
+        action_collection(action_id)  # validate before uploading
+        await self.upload_file(file_id, content)
+        status = await self.run_action(
+            action_id, True, mapping_parameters, timeout=timeout, raise_on_failure=raise_on_failure
+        )
+        assert isinstance(status, TaskStatus)
+        return status
+
+    async def export_and_download(
+        self,
+        export_id: str | int,
+        destination: object | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> bytes | int:
+        """Run an export, wait, then return its content (``destination`` None) or write it and return
+        the byte count. Warns when the output is empty or holds only a header row."""
+        eid = normalize_object_id(export_id, "export", what="export_id")
+        await self.run_action(eid, True, timeout=timeout)
+        newlines = 0
+        size = 0
+        last = b"\n"
+
+        async def counted() -> AsyncIterator[bytes]:
+            nonlocal newlines, size, last
+            async for data in self.get_file_stream(eid):
+                size += len(data)
+                if newlines < 2:
+                    newlines += data.count(b"\n")
+                last = data[-1:] or last
+                yield data
+
+        if destination is None:
+            result: bytes | int = b"".join([data async for data in counted()])
+        else:
+            result = await transfer.write_stream(counted(), destination)
+        if size == 0:
+            log.warning("Export %s produced an empty file (check selective access and filters)", eid)
+        elif newlines == 0 or (newlines == 1 and last == b"\n"):
+            log.warning("Export %s produced only a header row (check selective access and filters)", eid)
+        return result
+
+    # ----------------------------------------------------------------------------- dumps
+    async def _dump_stream(self, url: str, object_id: str) -> AsyncIterator[bytes]:
+        async for data in transfer.iter_chunks(
+            self.session, url, object_id, max_concurrency=self.config.max_concurrency
+        ):
+            yield data
+
+    async def get_import_dump_stream(self, import_id: str | int, task_id: str) -> AsyncIterator[bytes]:
+        """Stream the failure dump (CSV of rejected rows) of an import task."""
+        iid = normalize_object_id(import_id, "import", what="import_id")
+        url = f"{self.model_url}/imports/{iid}/tasks/{normalize_task_id(task_id)}/dump"
+        async for data in self._dump_stream(url, iid):
+            yield data
+
+    async def get_process_dump_stream(
+        self, process_id: str | int, task_id: str, object_id: str | int
+    ) -> AsyncIterator[bytes]:
+        """Stream the failure dump of one step (``objectId`` from ``nestedResults``) of a process task."""
+        pid = normalize_object_id(process_id, "process", what="process_id")
+        oid = normalize_object_id(object_id, what="object_id")
+        url = f"{self.model_url}/processes/{pid}/tasks/{normalize_task_id(task_id)}/dumps/{oid}"
+        async for data in self._dump_stream(url, oid):
+            yield data
+
+    async def download_failure_dumps(
+        self, action_id: str | int, status: TaskStatus | Mapping[str, Any], directory: str | os.PathLike[str]
+    ) -> list[str]:
+        """Write every failure dump of a finished import/process task into ``directory``.
+
+        ``status`` is a :class:`TaskStatus` or its ``to_dict()``. A dump announced by
+        ``failureDumpAvailable`` that answers 404 (expired after 48 h, replaced by a newer task) is
+        logged as a warning and skipped. Returns the paths written.
+        """
+        aid, collection = action_collection(action_id)
+        task_id, import_dump, steps = _dump_targets(status)
+        folder = os.fspath(directory)
+        await asyncio.to_thread(os.makedirs, folder, exist_ok=True)
+        jobs: list[tuple[str, AsyncIterator[bytes]]] = []
+        if collection == "imports" and import_dump:
+            jobs.append((f"{aid}_{task_id}_dump.csv", self.get_import_dump_stream(aid, task_id)))
+        elif collection == "processes":
+            jobs.extend(
+                (f"{aid}_{task_id}_{step}_dump.csv", self.get_process_dump_stream(aid, task_id, step))
+                for step in steps
+            )
+        written: list[str] = []
+        for name, stream in jobs:
+            path = os.path.join(folder, name)
+            try:
+                await transfer.write_stream(stream, path)
+            except AnaplanNotFoundError as exc:
+                log.warning(
+                    "Failure dump %s is no longer available (%s); dumps are kept 48 h and replaced by newer tasks",
+                    name,
+                    exc,
+                )
+                continue
+            written.append(path)
+            log.info("Wrote failure dump %s", path)
+        return written
+
+
+def raise_for_task(status: TaskStatus) -> None:
+    """Raise :class:`AnaplanTaskCancelledError` / :class:`AnaplanTaskFailedError` for a bad end."""
+    if status.state is TaskState.CANCELLED:
+        raise AnaplanTaskCancelledError(
+            f"{status.summary()} (cancelled)", status=status, object_id=status.task_id
+        )
+    if status.state is TaskState.COMPLETE and status.successful is False:
+        messages = status.result.messages(3) if status.result else []
+        detail = f": {' | '.join(messages)}" if messages else ""
+        raise AnaplanTaskFailedError(f"{status.summary()}{detail}", status=status, object_id=status.task_id)

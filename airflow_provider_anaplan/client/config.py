@@ -1,0 +1,144 @@
+"""ClientConfig: every user-facing option of the client, validated with clear messages."""
+
+from __future__ import annotations
+
+import os
+import ssl
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from airflow_provider_anaplan.client.credentials import (
+    BasicCredentials,
+    CertificateCredentials,
+    Credentials,
+    OAuthCredentials,
+)
+from airflow_provider_anaplan.client.http import RetryPolicy
+from airflow_provider_anaplan.client.ids import normalize_model_id, normalize_workspace_id
+from airflow_provider_anaplan.exceptions import AnaplanConfigError
+
+__all__ = ["ClientConfig", "DEFAULT_API_URL", "DEFAULT_AUTH_URL", "DEFAULT_OAUTH_URL"]
+
+DEFAULT_API_URL = "https://api.anaplan.com/2/0"
+DEFAULT_AUTH_URL = "https://auth.anaplan.com"
+DEFAULT_OAUTH_URL = "https://us1a.app.anaplan.com"
+MB = 1024 * 1024
+
+
+def _url(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise AnaplanConfigError(f"{name} must be an http(s) URL string, got {type(value).__name__}")
+    text = value.strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AnaplanConfigError(f"{name} must be an http(s) URL such as https://host/path, got {value!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise AnaplanConfigError(
+            f"{name} must not contain a query, fragment or user info, got {parts.scheme}://{parts.hostname}…"
+        )
+    return text
+
+
+def _number(
+    value: object, name: str, *, low: float, high: float | None = None, low_open: bool = False
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise AnaplanConfigError(f"{name} must be a number, got {value!r}")
+    bad_low = value <= low if low_open else value < low
+    if bad_low or (high is not None and value > high):
+        bound = f"> {low:g}" if low_open else f">= {low:g}"
+        rng = f"{bound} and <= {high:g}" if high is not None else bound
+        raise AnaplanConfigError(f"{name} must be {rng}, got {value!r}")
+    return float(value)
+
+
+def _int(value: object, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not (low <= value <= high):
+        raise AnaplanConfigError(f"{name} must be an integer from {low} to {high}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Options of :class:`AnaplanAsyncClient` / :class:`AnaplanClient`.
+
+    :param credentials: :class:`BasicCredentials`, :class:`CertificateCredentials` or :class:`OAuthCredentials`.
+    :param workspace_id: 32 hex digits (normalised to lower case). Needed for model-scoped calls.
+    :param model_id: 32 hex digits (normalised to upper case). Needed for model-scoped calls.
+    :param api_url: bulk API base, default ``https://api.anaplan.com/2/0``.
+    :param auth_url: authentication API base, default ``https://auth.anaplan.com``.
+    :param oauth_url: OAuth base, default ``https://us1a.app.anaplan.com``.
+    :param verify: verify TLS (bool), a CA bundle path that must exist, or an ``ssl.SSLContext``.
+    :param timeout: seconds per HTTP request (connect, read, write) — dormant models load slowly.
+    :param chunk_size_mb: upload chunk size, 1–50 MB (default 25).
+    :param compression: gzip upload chunks (isal, in worker threads).
+    :param max_concurrency: chunks in flight at once, 1–64 (default 4).
+    :param retry: :class:`RetryPolicy`.
+    :param token_refresh_lead: refresh the token this many seconds before it expires (at most half its
+        lifetime, so a short-lived token is not refreshed on every request).
+    :param poll_interval: default seconds between task status polls (Anaplan asks for >= 5).
+    """
+
+    credentials: Credentials
+    workspace_id: str | None = None
+    model_id: str | None = None
+    api_url: str = DEFAULT_API_URL
+    auth_url: str = DEFAULT_AUTH_URL
+    oauth_url: str = DEFAULT_OAUTH_URL
+    verify: bool | str | ssl.SSLContext = True
+    timeout: float = 60.0
+    chunk_size_mb: int = 25
+    compression: bool = True
+    max_concurrency: int = 4
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    token_refresh_lead: float = 300.0
+    poll_interval: float = 5.0
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: object) -> None:
+            object.__setattr__(self, name, value)
+
+        if not isinstance(self.credentials, (BasicCredentials, CertificateCredentials, OAuthCredentials)):
+            raise AnaplanConfigError(
+                "credentials must be BasicCredentials, CertificateCredentials or OAuthCredentials, "
+                f"got {type(self.credentials).__name__}"
+            )
+        if self.workspace_id is not None:
+            put("workspace_id", normalize_workspace_id(self.workspace_id))
+        if self.model_id is not None:
+            put("model_id", normalize_model_id(self.model_id))
+        for name in ("api_url", "auth_url", "oauth_url"):
+            put(name, _url(getattr(self, name), name))
+        verify = self.verify
+        if isinstance(verify, os.PathLike):
+            verify = os.fspath(verify)
+        if isinstance(verify, str):
+            if not verify.strip() or not os.path.exists(os.path.expanduser(verify)):
+                raise AnaplanConfigError(f"verify: CA bundle path {verify!r} does not exist")
+            verify = os.path.expanduser(verify)
+        elif not isinstance(verify, (bool, ssl.SSLContext)):
+            raise AnaplanConfigError(
+                f"verify must be True/False, a CA bundle path or an SSLContext, got {verify!r}"
+            )
+        put("verify", verify)
+        put("timeout", _number(self.timeout, "timeout", low=0, low_open=True))
+        _int(self.chunk_size_mb, "chunk_size_mb", 1, 50)
+        if not isinstance(self.compression, bool):
+            raise AnaplanConfigError(f"compression must be True or False, got {self.compression!r}")
+        _int(self.max_concurrency, "max_concurrency", 1, 64)
+        if not isinstance(self.retry, RetryPolicy):
+            raise AnaplanConfigError(f"retry must be a RetryPolicy, got {type(self.retry).__name__}")
+        put("token_refresh_lead", _number(self.token_refresh_lead, "token_refresh_lead", low=0))
+        put("poll_interval", _number(self.poll_interval, "poll_interval", low=0, low_open=True))
+
+    @property
+    def chunk_size(self) -> int:
+        """Upload chunk size in bytes."""
+        return self.chunk_size_mb * MB
+
+    def require_model(self) -> tuple[str, str]:
+        """``(workspace_id, model_id)`` or an :class:`AnaplanConfigError` naming what is missing."""
+        if not self.workspace_id or not self.model_id:
+            missing = " and ".join(n for n in ("workspace_id", "model_id") if not getattr(self, n))
+            raise AnaplanConfigError(f"{missing} must be set in ClientConfig for model operations")
+        return self.workspace_id, self.model_id

@@ -1,0 +1,1 @@
+"""Anaplan operators (one module per kind)."""

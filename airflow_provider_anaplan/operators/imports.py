@@ -1,0 +1,37 @@
+"""AnaplanImportOperator: optional uploads, then run an import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_anaplan.operators.base import AnaplanTaskOperator
+
+
+class AnaplanImportOperator(AnaplanTaskOperator):
+    """Upload the import's source file(s) if given, then run the import and validate its result.
+
+    :param import_id: the import id (112…), templated.
+    :param uploads: ``{file_id: source}`` to upload first (see :class:`AnaplanTaskOperator`).
+    :param mapping_parameters: ``{entityType: entityName}`` for imports that ask for them.
+    :param anaplan_conn_id: Airflow connection id (default ``anaplan_default``).
+    :param workspace_id: overrides the connection's workspace id (templated).
+    :param model_id: overrides the connection's model id (templated).
+    :param deferrable: defer while Anaplan works (default ``[operators] default_deferrable``).
+    :param poll_interval: seconds between polls (default 5).
+    :param timeout: wall-clock budget in seconds (default 24 h); the task is cancelled when it passes.
+    :param fail_on_partial: fail on rejected rows (default True); False accepts partial loads.
+    :param dump_dir: where failure dumps go (templated).
+    :param dump_preview_lines: lines of each dump shown in the log.
+    :param emit_assets: add the uploaded files and the model to ``outlets`` (static ids).
+
+    Returns the compact task result (task id, state, successful, rows, steps, dumps).
+    """
+
+    def __init__(self, *, import_id: str | int, uploads: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        objects: list[tuple[str | None, Any]] = [("files", f) for f in (uploads or {})]
+        objects.append((None, None))
+        super().__init__(action_id=import_id, uploads=uploads, asset_objects=objects, **kwargs)
+
+    @property
+    def import_id(self) -> str:
+        return str(self.action_id)

@@ -1,0 +1,1 @@
+"""Anaplan triggers."""

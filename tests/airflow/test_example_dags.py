@@ -1,0 +1,113 @@
+"""Every example DAG runs under a real dag.test() against the emulator, with assertions on the results."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_anaplan.triggers.task import AnaplanTaskTrigger
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
+PRODUCTS_LIST, REVENUE_MODULE = "101000000001", "102000000001"
+
+
+def products(emulator: Any) -> dict[str, dict[str, Any]]:
+    return {i["name"]: i for i in emulator.admin.list_items(PRODUCTS_LIST)}
+
+
+def cell(emulator: Any, product: str, month: str, version: str) -> Any:
+    for c in emulator.admin.module_cells(REVENUE_MODULE):
+        if (c.get("Product"), c.get("Month"), c.get("Version")) == (product, month, version):
+            return c["value"]
+    return None
+
+
+def test_examples_parse_without_network_and_use_every_operator() -> None:
+    text = "".join(p.read_text() for p in EXAMPLES.glob("example_*.py"))
+    for name in (
+        "AnaplanUploadFileOperator", "AnaplanImportOperator", "AnaplanExportOperator", "AnaplanProcessOperator",
+        "AnaplanRunActionOperator", "AnaplanDownloadFileOperator", "AnaplanTaskSensor",
+    ):
+        assert name in text, name
+    for path in EXAMPLES.glob("example_*.py"):
+        ast.parse(path.read_text())
+
+
+def test_list_and_module_through_one_process(dag_runner: Any, emulator: Any) -> None:
+    dr = dag_runner.run(dag_runner.load_example("example_anaplan_list_and_module"))
+    assert set(dag_runner.states(dr).values()) == {"success"}
+    items = products(emulator)
+    assert {"P101", "P102"} <= set(items) and "P103" not in items  # P103 discontinued -> deleted
+    assert items["P101"]["Category"] == "Hardware"
+    assert cell(emulator, "P102", "Feb 26", "Actual") == 201
+    result = dag_runner.xcom(dr, "load_all")
+    assert [s["object_id"] for s in result["steps"]] == ["112000000000", "112000000001"]
+
+
+def test_process_with_mapping_parameters(dag_runner: Any, emulator: Any) -> None:
+    dr = dag_runner.run(dag_runner.load_example("example_anaplan_process_mapping"), run_conf={"version": "Forecast"})
+    assert dag_runner.states(dr)["load_by_version"] == "success"
+    assert cell(emulator, "P201", "Feb 26", "Forecast") == 20
+    assert cell(emulator, "P201", "Feb 26", "Budget") is None
+
+
+def test_export_local_and_object_storage(
+    dag_runner: Any, emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANAPLAN_EXAMPLE_OUT", str(tmp_path))
+    dr = dag_runner.run(dag_runner.load_example("example_anaplan_export"))
+    assert set(dag_runner.states(dr).values()) == {"success"}
+    local = next(tmp_path.glob("*/products.csv"))
+    assert local.read_text().splitlines()[0] == "Product,Category,Discontinued"
+    assert "P005" in local.read_text()
+    revenue = tmp_path / "object_storage" / "revenue.csv"
+    assert revenue.read_text().startswith("Product,Month,Revenue")
+    assert (tmp_path / "download" / "products.csv").read_bytes() == local.read_bytes()
+    assert dag_runner.xcom(dr, "export_products_local")["bytes"] == local.stat().st_size
+    assert not list(tmp_path.rglob("*.tmp*"))  # temp files renamed away
+
+
+def test_long_deferrable_import_and_sensor(
+    dag_runner: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator.admin.configure(min_task_seconds=1.5)
+    monkeypatch.setenv("ANAPLAN_EXAMPLE_POLL_INTERVAL", "0.2")
+    polled: list[str] = []
+    original = AnaplanTaskTrigger._poll
+
+    async def spy(self: AnaplanTaskTrigger) -> dict[str, Any]:
+        polled.append(self.action_id)
+        return await original(self)
+
+    monkeypatch.setattr(AnaplanTaskTrigger, "_poll", spy)
+    dr = dag_runner.run(dag_runner.load_example("example_anaplan_deferrable_import"))
+    assert set(dag_runner.states(dr).values()) == {"success"}
+    assert polled == ["112000000000", "112000000001"]  # both waited in the (inline) triggerer
+    assert {"P301", "P302"} <= set(products(emulator))
+    assert cell(emulator, "P001", "Jan 26", "Actual") == 5
+
+
+def test_dynamic_mapping_over_files(dag_runner: Any, emulator: Any) -> None:
+    dr = dag_runner.run(dag_runner.load_example("example_anaplan_dynamic_mapping"))
+    states = dag_runner.states(dr)
+    assert [states[f"import_revenue[{i}]"] for i in range(3)] == ["success"] * 3
+    assert [cell(emulator, "P002", "Jan 26", v) for v in ("Actual", "Budget", "Forecast")] == [200, 220, 240]
+    assert emulator.admin.counters()["tasks_created"] == {"112000000002": 3}
+
+
+def test_failure_dump_handling(
+    dag_runner: Any, emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANAPLAN_EXAMPLE_DUMPS", str(tmp_path))
+    dr = dag_runner.run(dag_runner.load_example("example_anaplan_failure_dumps"))
+    assert set(dag_runner.states(dr).values()) == {"success"}
+    report = dag_runner.xcom(dr, "report")
+    assert report["loaded"] == 2
+    assert sorted(r["Product"] for r in report["rejected"]) == ["P402", "P404"]
+    load = dag_runner.xcom(dr, "load_products")
+    assert load["accepted_partial"] is True and load["successful"] is False
+    assert all(Path(p).is_file() and str(tmp_path) in p for p in load["dumps"])
+    assert {"P401", "P403"} <= set(products(emulator)) and "P402" not in products(emulator)

@@ -1,0 +1,88 @@
+"""Fixtures for the client core tests: configs pointed at the in-process emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from airflow_provider_anaplan.client import (
+    BasicCredentials,
+    ClientConfig,
+    Credentials,
+    RetryPolicy,
+    clear_token_cache,
+)
+from airflow_provider_anaplan.testing.pytest_plugin import EmulatorHandle
+
+FAST_RETRY = RetryPolicy(max_attempts=4, backoff_initial=0.02, backoff_max=0.1, retry_after_max=5.0)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache() -> Iterator[None]:
+    """Each test starts without cached tokens (the emulator is reset per test too)."""
+    clear_token_cache()
+    yield
+    clear_token_cache()
+
+
+@pytest.fixture
+def make_config(anaplan_emulator: EmulatorHandle) -> Callable[..., ClientConfig]:
+    """``make_config(credentials=None, **options)`` -> ClientConfig for the emulator's default seed."""
+
+    def make(credentials: Credentials | None = None, **options: Any) -> ClientConfig:
+        values: dict[str, Any] = {
+            "workspace_id": anaplan_emulator.workspace_id,
+            "model_id": anaplan_emulator.model_id,
+            "api_url": anaplan_emulator.api_url,
+            "auth_url": anaplan_emulator.auth_url,
+            "oauth_url": anaplan_emulator.oauth_url,
+            "retry": FAST_RETRY,
+            "poll_interval": 0.05,
+            "timeout": 20.0,
+        }
+        values.update(options)
+        creds = credentials or BasicCredentials(anaplan_emulator.user, anaplan_emulator.password)
+        return ClientConfig(credentials=creds, **values)
+
+    return make
+
+
+def make_certificate(
+    *, passphrase: str | None = None, days: int = 365, key_size: int = 2048
+) -> tuple[bytes, bytes]:
+    """A fresh RSA key and self-signed certificate (PEM bytes), generated at test time."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "demo@example.com")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    encryption = (
+        serialization.BestAvailableEncryption(passphrase.encode())
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+@pytest.fixture
+def make_cert() -> Callable[..., tuple[bytes, bytes]]:
+    """``make_cert(passphrase=None, days=365)`` -> (certificate PEM, private key PEM)."""
+    return make_certificate
