@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint demo emulator bench clean
+.PHONY: venv test lint demo demo-http emulator clean
 
 venv: $(STAMP)
 
@@ -23,6 +23,9 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)
+	$(PY) scripts/demo_airflow.py
+
+demo-http: $(STAMP)
 	$(PY) scripts/demo.py
 
 emulator: $(STAMP)

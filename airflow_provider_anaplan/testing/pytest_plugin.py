@@ -175,6 +175,21 @@ class EmulatorHandle:
         """``{api_url}/workspaces/{workspace}/models/{model}`` of the default seed."""
         return f"{self.api_url}/workspaces/{self.workspace_id}/models/{self.model_id}"
 
+    def airflow_connection(self, **extra: Any) -> str:
+        """An ``anaplan`` Airflow connection (JSON form) for the default user, pointing at this emulator.
+
+        Use it as ``AIRFLOW_CONN_ANAPLAN_DEFAULT``; keyword arguments add or override extras.
+        """
+        extras: dict[str, Any] = {
+            "api_url": self.api_url,
+            "auth_url": self.auth_url,
+            "oauth_url": self.oauth_url,
+            "workspace_id": self.workspace_id,
+            "model_id": self.model_id,
+            **extra,
+        }
+        return json.dumps({"conn_type": "anaplan", "login": self.user, "password": self.password, "extra": extras})
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A currently free TCP port."""

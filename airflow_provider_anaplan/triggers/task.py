@@ -89,7 +89,9 @@ class AnaplanTaskTrigger(BaseTrigger):
         self.workspace_id = workspace_id
         self.model_id = model_id
         self.action_id = str(action_id)
-        self.task_id = str(task_id)
+        # Not ``self.task_id``: BaseTrigger's ``task_instance`` setter overwrites that attribute with
+        # the *Airflow* task id when a real triggerer runs the trigger.
+        self.anaplan_task_id = str(task_id)
         self.poll_interval = float(poll_interval)
         self.end_time = None if end_time is None else float(end_time)
         self._killed = False
@@ -103,7 +105,7 @@ class AnaplanTaskTrigger(BaseTrigger):
                 "workspace_id": self.workspace_id,
                 "model_id": self.model_id,
                 "action_id": self.action_id,
-                "task_id": self.task_id,
+                "task_id": self.anaplan_task_id,
                 "poll_interval": self.poll_interval,
                 "end_time": self.end_time,
             },
@@ -113,13 +115,13 @@ class AnaplanTaskTrigger(BaseTrigger):
         return AnaplanAsyncHook(self.anaplan_conn_id, workspace_id=self.workspace_id, model_id=self.model_id)
 
     def _event(self, status: str, message: str, task: dict[str, Any] | None = None) -> dict[str, Any]:
-        return build_event(status, message, task_id=self.task_id, action_id=self.action_id, task=task)
+        return build_event(status, message, task_id=self.anaplan_task_id, action_id=self.action_id, task=task)
 
     def _timeout_event(self, last: TaskStatus | None) -> dict[str, Any]:
         seen = f"; last state {describe(last)}" if last is not None else ""
         return self._event(
             "timeout",
-            f"Anaplan task {self.task_id} of action {self.action_id} did not finish before the "
+            f"Anaplan task {self.anaplan_task_id} of action {self.action_id} did not finish before the "
             f"deadline{seen}",
             last.to_dict() if last is not None else None,
         )
@@ -132,14 +134,14 @@ class AnaplanTaskTrigger(BaseTrigger):
         try:
             async with await self._hook().get_async_conn() as client:
                 while True:
-                    status = await client.get_task_status(self.action_id, self.task_id)
+                    status = await client.get_task_status(self.action_id, self.anaplan_task_id)
                     if last is None:
                         mask_cached_tokens()  # the token minted for this trigger, if any
                     last = status
                     if status.is_terminal:
                         return event_for_terminal(status)
                     if (desc := describe(status)) != last_desc:
-                        self.log.info("Anaplan task %s: %s", self.task_id, desc)
+                        self.log.info("Anaplan task %s: %s", self.anaplan_task_id, desc)
                         last_desc = desc
                     delay = self.poll_interval
                     if self.end_time is not None:
@@ -153,10 +155,10 @@ class AnaplanTaskTrigger(BaseTrigger):
             # triggerer re-creates this trigger from its kwargs. Never cancel here.
             raise
         except Exception as exc:  # after the client's own retries
-            self.log.warning("Polling Anaplan task %s failed: %s", self.task_id, exc)
+            self.log.warning("Polling Anaplan task %s failed: %s", self.anaplan_task_id, exc)
             return self._event(
                 "error",
-                f"Polling Anaplan task {self.task_id} of action {self.action_id} failed: "
+                f"Polling Anaplan task {self.anaplan_task_id} of action {self.action_id} failed: "
                 f"{type(exc).__name__}: {exc}",
                 last.to_dict() if last is not None else None,
             )
@@ -170,12 +172,12 @@ class AnaplanTaskTrigger(BaseTrigger):
         if self._killed:
             return
         self._killed = True
-        self.log.info("Cancelling Anaplan task %s of action %s (task killed by user)", self.task_id, self.action_id)
+        self.log.info("Cancelling Anaplan task %s of action %s (task killed by user)", self.anaplan_task_id, self.action_id)
         hook = self._hook()
         try:
-            await hook.cancel_task(self.action_id, self.task_id)
+            await hook.cancel_task(self.action_id, self.anaplan_task_id)
         except Exception:
-            self.log.warning("Could not cancel Anaplan task %s", self.task_id, exc_info=True)
+            self.log.warning("Could not cancel Anaplan task %s", self.anaplan_task_id, exc_info=True)
         finally:
             try:
                 await hook.aclose()

@@ -39,21 +39,6 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = REPO / "example_dags"
 
 
-def conn_json(handle: Any, **extra: Any) -> str:
-    """``AIRFLOW_CONN_*`` JSON for the emulator (basic auth as the demo user)."""
-    extras = {
-        "api_url": handle.api_url,
-        "auth_url": handle.auth_url,
-        "oauth_url": handle.oauth_url,
-        "workspace_id": handle.workspace_id,
-        "model_id": handle.model_id,
-        **extra,
-    }
-    return json.dumps(
-        {"conn_type": "anaplan", "login": handle.user, "password": handle.password, "extra": extras}
-    )
-
-
 @pytest.fixture(scope="session")
 def airflow_db() -> str:
     """Create the metadata database once per session."""
@@ -72,7 +57,7 @@ def emulator(anaplan_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator
     from airflow_provider_anaplan.client.tokens import clear_token_cache
 
     clear_token_cache()
-    monkeypatch.setenv("AIRFLOW_CONN_ANAPLAN_DEFAULT", conn_json(anaplan_emulator))
+    monkeypatch.setenv("AIRFLOW_CONN_ANAPLAN_DEFAULT", anaplan_emulator.airflow_connection())
     anaplan_emulator.admin.configure(rows_per_second=1_000_000)
     yield anaplan_emulator
     clear_token_cache()
@@ -176,7 +161,7 @@ def emulator_conn(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """``emulator_conn(conn_id="anaplan_default", login=..., password=..., **extra)`` sets an env connection."""
 
     def make(conn_id: str = "anaplan_default", **kw: Any) -> str:
-        data = json.loads(conn_json(emulator))
+        data = json.loads(emulator.airflow_connection())
         for key in ("login", "password"):
             if key in kw:
                 data[key] = kw.pop(key)

@@ -111,3 +111,25 @@ def test_failure_dump_handling(
     assert load["accepted_partial"] is True and load["successful"] is False
     assert all(Path(p).is_file() and str(tmp_path) in p for p in load["dumps"])
     assert {"P401", "P403"} <= set(products(emulator)) and "P402" not in products(emulator)
+
+
+def test_headline_end_to_end(
+    dag_runner: Any, emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The DAG `make demo` runs: upload -> process (deferred) -> export -> download, two rows rejected."""
+    monkeypatch.setenv("ANAPLAN_EXAMPLE_OUT", str(tmp_path))
+    dr = dag_runner.run(dag_runner.load_example("example_anaplan_end_to_end"))
+    assert set(dag_runner.states(dr).values()) == {"success"}
+    load = dag_runner.xcom(dr, "load_all")
+    assert load["accepted_partial"] is True
+    assert [s["object_id"] for s in load["steps"]] == ["112000000000", "112000000001"]
+    assert load["dumps"] and all(Path(p).is_file() and str(tmp_path) in p for p in load["dumps"])
+    dump_text = "".join(Path(p).read_text() for p in load["dumps"])
+    assert "SKU-999" in dump_text and "n/a" in dump_text
+    assert len(products(emulator)) == 50
+    exported = (tmp_path / "revenue_export.csv").read_text().splitlines()
+    uploaded = (tmp_path / "input" / "revenue.csv").read_text().splitlines()
+    assert exported[0] == uploaded[0] == "Product,Month,Revenue"
+    # Every accepted row came back from Anaplan; the two rejected ones did not.
+    assert sorted(exported[1:]) == sorted(uploaded[1:-2])
+    assert dag_runner.xcom(dr, "download_revenue")["bytes"] == (tmp_path / "revenue_export.csv").stat().st_size

@@ -39,7 +39,7 @@ def trigger_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     original = AnaplanTaskTrigger._poll
 
     async def spy(self: AnaplanTaskTrigger) -> dict[str, Any]:
-        runs.append(self.task_id)
+        runs.append(self.anaplan_task_id)
         return await original(self)
 
     monkeypatch.setattr(AnaplanTaskTrigger, "_poll", spy)

@@ -241,3 +241,15 @@ def test_every_task_state(state: str, successful: bool | None, expected: str | N
     assert event["status"] == expected and set(event) == CONTRACT_KEYS
     if status.state is TaskState.COMPLETE:
         assert event["task"]["successful"] is successful
+
+
+async def test_triggerer_assigning_its_task_instance_keeps_the_anaplan_task_id(emulator: Any) -> None:
+    """A real triggerer sets ``trigger.task_instance``; BaseTrigger then overwrites ``trigger.task_id``
+    with the *Airflow* task id. The trigger must go on polling the Anaplan task it was given."""
+    task_id = await start()
+    trigger = trigger_for(task_id)
+    trigger.task_instance = mock.Mock(task_id="import_products", spec=["task_id"])
+    events = await all_events(trigger)
+    assert [e["status"] for e in events] == ["success"]
+    assert events[0]["task_id"] == task_id
+    assert trigger.serialize()[1]["task_id"] == task_id
