@@ -85,7 +85,6 @@ class ScaleReport:
     events_before_end: int = 0
     errors: list[str] = field(default_factory=list)
     task_states: dict[str, int] = field(default_factory=dict)
-    what_if: list[str] = field(default_factory=list)
     token_lifetimes_in_window: float = 0.0
     auth_calls_per_token_lifetime: float = 0.0
 
@@ -290,56 +289,14 @@ async def measure(
     return report
 
 
-def apply_what_if() -> list[str]:
-    """Benchmark-local monkeypatches modelling two proposed client fixes (``--what-if``); nothing is
-    changed on disk. Returns their descriptions.
-
-    1. one ``ssl.SSLContext`` per ``verify`` setting per process, instead of one per client (building
-       one loads the CA bundle: ~25-35 ms of CPU on the event loop and ~0.8 MB per trigger);
-    2. keep-alive connections kept longer than the poll interval (httpx drops idle connections after
-       5 s, so a trigger polling every 5 s reconnects on every poll).
-    """
-    import functools
-    import ssl
-
-    import httpx
-
-    from airflow_provider_anaplan.client import bulk
-
-    # The client core names it ``ssl_verify`` (imported from http.py) or ``_ssl_verify`` (older).
-    name = "ssl_verify" if hasattr(bulk, "ssl_verify") else "_ssl_verify"
-    original = getattr(bulk, name)
-
-    @functools.lru_cache(maxsize=16)
-    def cached(verify: bool | str) -> bool | ssl.SSLContext:
-        if verify is True:
-            return httpx.create_ssl_context()
-        return original(verify)
-
-    def shared(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
-        return verify if isinstance(verify, ssl.SSLContext) or verify is False else cached(verify)
-
-    setattr(bulk, name, shared)
-
-    class LongKeepalive(httpx.Limits):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs.setdefault("keepalive_expiry", 60.0)
-            super().__init__(*args, **kwargs)
-
-    bulk.httpx.Limits = LongKeepalive  # type: ignore[misc]
-    return ["shared SSLContext per verify setting", "keepalive_expiry 60 s"]
-
-
 def run(
     triggers: int = 1000,
     poll_interval: float = 5.0,
     window: float = 90.0,
     warmup: float = 15.0,
     token_ttl: float = 2100.0,
-    what_if: bool = False,
 ) -> ScaleReport:
     """Start the emulator subprocess and measure."""
-    patches = apply_what_if() if what_if else []
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard, max(soft, 4 * triggers + 256))
     if want > soft:
@@ -347,7 +304,6 @@ def run(
     with run_emulator_subprocess() as emu:
         emu.admin.configure(max_queued_tasks=triggers + 10, min_task_seconds=3600)
         report = asyncio.run(measure(emu, triggers, poll_interval, window, warmup, token_ttl))
-    report.what_if = patches
     return report
 
 
@@ -355,7 +311,6 @@ def format_report(report: ScaleReport, command: str = "") -> str:
     w, s = report.whole, report.steady
     lines = [
         f"command: {command}" if command else "",
-        f"WHAT-IF (not the shipped client): {', '.join(report.what_if)}" if report.what_if else "",
         f"triggers                : {report.triggers} in one asyncio process, poll every {report.poll_interval:g} s, "
         f"window {w.seconds:g} s (steady state: the last {s.seconds:g} s, after every trigger polled once)",
         f"tasks polled            : {report.task_states} (created in {report.create_seconds:g} s)",
@@ -386,11 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds excluded from the steady state")
     parser.add_argument("--token-ttl", type=float, default=2100.0, help="emulator token lifetime (s)")
     parser.add_argument("--json", type=Path)
-    parser.add_argument(
-        "--what-if", action="store_true", help="model the proposed client fixes (benchmark-local monkeypatches)"
-    )
     args = parser.parse_args(argv)
-    report = run(args.triggers, args.poll_interval, args.window, args.warmup, args.token_ttl, args.what_if)
+    report = run(args.triggers, args.poll_interval, args.window, args.warmup, args.token_ttl)
     command = ".venv/bin/python benchmarks/triggerer_scale.py " + " ".join(argv if argv is not None else sys.argv[1:])
     print(format_report(report, command))
     if args.json:

@@ -33,7 +33,7 @@ from airflow_provider_anaplan.client.credentials import (
 from airflow_provider_anaplan.client.http import RetryPolicy
 from airflow_provider_anaplan.client.status import RowCounts, TaskResult, TaskState, TaskStatus
 from airflow_provider_anaplan.client.sync import AnaplanClient, run_sync
-from airflow_provider_anaplan.client.tokens import clear_token_cache
+from airflow_provider_anaplan.client.tokens import clear_token_cache, on_new_token
 
 __all__ = [
     "AnaplanAsyncClient",
@@ -57,6 +57,7 @@ __all__ = [
     "TaskStatus",
     "Token",
     "clear_token_cache",
+    "on_new_token",
     "poll_device_token",
     "raise_for_task",
     "run_sync",

@@ -32,7 +32,7 @@ from airflow_provider_anaplan.client.credentials import (
     OAuthCredentials,
     Secret,
 )
-from airflow_provider_anaplan.client.http import HttpSession, RetryPolicy, anaplan_message
+from airflow_provider_anaplan.client.http import HttpSession, RetryPolicy, anaplan_message, ssl_verify
 from airflow_provider_anaplan.exceptions import (
     AnaplanAuthError,
     AnaplanHTTPError,
@@ -292,7 +292,7 @@ class OAuthTokens:
 
 
 def _client(verify: Any, timeout: float) -> httpx.AsyncClient:
-    return httpx.AsyncClient(verify=verify, timeout=timeout)
+    return httpx.AsyncClient(verify=ssl_verify(verify), timeout=timeout)
 
 
 async def start_device_authorization(

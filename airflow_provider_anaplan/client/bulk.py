@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import ssl
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -20,7 +19,7 @@ import httpx
 from airflow_provider_anaplan import __version__
 from airflow_provider_anaplan.client import transfer
 from airflow_provider_anaplan.client.config import ClientConfig
-from airflow_provider_anaplan.client.http import AmbiguousRequestError, HttpSession
+from airflow_provider_anaplan.client.http import AmbiguousRequestError, HttpSession, ssl_verify
 from airflow_provider_anaplan.client.ids import action_collection, normalize_object_id, normalize_task_id
 from airflow_provider_anaplan.client.status import TaskResult, TaskState, TaskStatus
 from airflow_provider_anaplan.client.tokens import TokenManager
@@ -63,14 +62,6 @@ def _mapping_parameters(value: MappingParameters | None) -> list[dict[str, str]]
         if not isinstance(key, str) or not key.strip() or not isinstance(name, str):
             raise AnaplanConfigError(f"mapping parameter {key!r} -> {name!r}: both must be strings")
     return [{"entityType": k, "entityName": v} for k, v in pairs]
-
-
-def _ssl_verify(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
-    if isinstance(verify, str):
-        if os.path.isdir(verify):
-            return ssl.create_default_context(capath=verify)
-        return ssl.create_default_context(cafile=verify)
-    return verify
 
 
 def _dump_targets(status: TaskStatus | Mapping[str, Any]) -> tuple[str, bool, list[str]]:
@@ -130,10 +121,14 @@ class AnaplanAsyncClient:
         if self._session is None:
             cfg = self.config
             self._http = httpx.AsyncClient(
-                verify=_ssl_verify(cfg.verify),
+                verify=ssl_verify(cfg.verify),
                 timeout=httpx.Timeout(cfg.timeout),
                 limits=httpx.Limits(
-                    max_connections=cfg.max_concurrency + 8, max_keepalive_connections=cfg.max_concurrency + 8
+                    max_connections=cfg.max_concurrency + 8,
+                    max_keepalive_connections=cfg.max_concurrency + 8,
+                    # Keep connections across polls (httpx's default 5 s equals Anaplan's poll interval,
+                    # which would open a new TCP + TLS connection for every poll).
+                    keepalive_expiry=max(30.0, 3 * cfg.poll_interval),
                 ),
                 transport=self._transport,
                 headers={"User-Agent": f"airflow-provider-anaplan/{__version__}"},
@@ -510,17 +505,13 @@ class AnaplanAsyncClient:
         return result
 
     # ----------------------------------------------------------------------------- dumps
-    async def _dump_stream(self, url: str, object_id: str) -> AsyncIterator[bytes]:
-        async for data in transfer.iter_chunks(
-            self.session, url, object_id, max_concurrency=self.config.max_concurrency
-        ):
-            yield data
-
     async def get_import_dump_stream(self, import_id: str | int, task_id: str) -> AsyncIterator[bytes]:
         """Stream the failure dump (CSV of rejected rows) of an import task."""
         iid = normalize_object_id(import_id, "import", what="import_id")
         url = f"{self.model_url}/imports/{iid}/tasks/{normalize_task_id(task_id)}/dump"
-        async for data in self._dump_stream(url, iid):
+        async for data in transfer.iter_chunks(
+            self.session, url, iid, max_concurrency=self.config.max_concurrency
+        ):
             yield data
 
     async def get_process_dump_stream(
@@ -530,7 +521,9 @@ class AnaplanAsyncClient:
         pid = normalize_object_id(process_id, "process", what="process_id")
         oid = normalize_object_id(object_id, what="object_id")
         url = f"{self.model_url}/processes/{pid}/tasks/{normalize_task_id(task_id)}/dumps/{oid}"
-        async for data in self._dump_stream(url, oid):
+        async for data in transfer.iter_chunks(
+            self.session, url, oid, max_concurrency=self.config.max_concurrency
+        ):
             yield data
 
     async def download_failure_dumps(

@@ -175,7 +175,7 @@ class CertificateCredentials(Credentials):
                 key = serialization.load_pem_private_key(key_pem, password=None)
             else:
                 raise AnaplanAuthError(
-                    f"{key_where} is encrypted: give the passphrase (connection extra 'passphrase')"
+                    f"{key_where} is encrypted: give its passphrase (`passphrase=`; Airflow connection extra 'private_key_passphrase')"
                 ) from None
         except ValueError as exc:
             if pw is not None and ("password" in str(exc).lower() or "decrypt" in str(exc).lower()):

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import logging
+import os
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +40,7 @@ __all__ = [
     "anaplan_message",
     "error_from_response",
     "parse_retry_after",
+    "ssl_verify",
 ]
 
 log = logging.getLogger(__name__)
@@ -116,6 +120,47 @@ class TokenSource(Protocol):
     async def invalidate(self, handle: object) -> None:
         """The bulk API rejected the token behind ``handle`` with 401."""
         ...
+
+
+def ssl_verify(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
+    """httpx ``verify`` value, shared per process: ``True`` or a CA bundle path (file or directory)
+    becomes one cached ``SSLContext``.
+
+    Building a context loads the CA bundle (tens of milliseconds of CPU and about 1 MB each); a
+    triggerer with hundreds of Anaplan triggers must not pay that per trigger.
+    """
+    if verify is True or isinstance(verify, str):
+        return _shared_ssl_context(verify)
+    if verify is False:
+        _warn_unverified()
+    return verify
+
+
+@functools.cache
+def _warn_unverified() -> None:
+    """Once per process: verification is off."""
+    log.warning("TLS certificate verification is OFF for Anaplan requests: use only against a test server")
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_ssl_context(verify: bool | str) -> ssl.SSLContext:
+    if verify is True:
+        return httpx.create_ssl_context()
+    if os.path.isdir(verify):
+        return ssl.create_default_context(capath=verify)
+    return ssl.create_default_context(cafile=verify)
+
+
+def _certificate_rejected(exc: BaseException) -> bool:
+    """Whether a transport error was caused by the server's certificate failing verification."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(cause):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -260,7 +305,7 @@ class HttpSession:
                 error = _transport_error(exc, request, self.timeout, object_id, what)
                 if not idempotent and not isinstance(exc, _NOT_SENT):
                     raise AmbiguousRequestError(error) from exc
-                if attempt >= policy.max_attempts:
+                if attempt >= policy.max_attempts or _certificate_rejected(exc):  # a bad cert stays bad
                     raise error from exc
                 await self._backoff(request, attempt, type(exc).__name__, None)
                 continue

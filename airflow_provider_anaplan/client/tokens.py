@@ -16,6 +16,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Callable
 
 from airflow_provider_anaplan.client.auth import Token, authenticate, oauth_refresh, refresh_token
 from airflow_provider_anaplan.client.config import ClientConfig
@@ -23,9 +24,34 @@ from airflow_provider_anaplan.client.credentials import OAuthCredentials, Secret
 from airflow_provider_anaplan.client.http import HttpSession
 from airflow_provider_anaplan.exceptions import AnaplanAuthError, AnaplanError
 
-__all__ = ["TokenCache", "TokenEntry", "TokenManager", "TOKEN_CACHE", "clear_token_cache"]
+__all__ = ["TokenCache", "TokenEntry", "TokenManager", "TOKEN_CACHE", "clear_token_cache", "on_new_token"]
 
 log = logging.getLogger(__name__)
+_LISTENERS: list[Callable[[str], None]] = []
+
+
+def on_new_token(callback: Callable[[str], None]) -> Callable[[], None]:
+    """Call ``callback(token_value)`` whenever this process obtains a new access token.
+
+    For log maskers (e.g. Airflow's ``mask_secret``). Registering the same callback twice is a no-op;
+    a failing callback is logged (by exception type only) and ignored. Returns an unregister function.
+    """
+    if callback not in _LISTENERS:
+        _LISTENERS.append(callback)
+
+    def unregister() -> None:
+        if callback in _LISTENERS:
+            _LISTENERS.remove(callback)
+
+    return unregister
+
+
+def _announce(token: Token) -> None:
+    for callback in list(_LISTENERS):
+        try:
+            callback(token.value)
+        except Exception as exc:
+            log.warning("A token listener failed (%s)", type(exc).__name__)
 
 
 class TokenEntry:
@@ -77,10 +103,15 @@ class TokenCache:
         with self._lock:
             self._entries.clear()
 
+    def clear_after_fork(self) -> None:
+        """Start empty, with fresh locks (a parent thread may have held one at fork time)."""
+        self._entries = {}
+        self._lock = threading.Lock()
+
 
 TOKEN_CACHE = TokenCache()
 # A forked child (Airflow task runner) must not inherit locks possibly held mid-refresh by a parent thread.
-os.register_at_fork(after_in_child=lambda: TOKEN_CACHE.__init__())
+os.register_at_fork(after_in_child=TOKEN_CACHE.clear_after_fork)
 
 
 def clear_token_cache() -> None:
@@ -137,6 +168,8 @@ class TokenManager:
                 entry.refreshing = True
                 try:
                     entry.token = await self._obtain(entry, token)
+                    if token is None or entry.token.value != token.value:
+                        _announce(entry.token)
                 except AnaplanAuthError:
                     raise
                 except AnaplanError as exc:  # network trouble during a proactive refresh

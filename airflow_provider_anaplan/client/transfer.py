@@ -312,11 +312,12 @@ async def upload(
             "POST", file_url, idempotent=True, object_id=file_id, json={"chunkCount": known or -1}
         )
         progress = _Progress(f"Upload to file {file_id}", known)
+        chunks = _prepend(first, chunks)
+        del first  # held by _prepend only until it is sent
         count, size = await _send_chunks(
             session,
             file_url,
             file_id,
-            first,
             chunks,
             progress,
             compression=compression,
@@ -342,11 +343,19 @@ async def upload(
         await src.close()
 
 
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``first`` then ``rest``, never holding a chunk while the next one is read."""
+    yield first
+    del first
+    while item := await anext(rest, b""):
+        yield item
+        del item
+
+
 async def _send_chunks(
     session: HttpSession,
     file_url: str,
     file_id: str,
-    first: bytes,
     chunks: AsyncIterator[bytes],
     progress: _Progress,
     *,
@@ -407,7 +416,7 @@ async def _send_chunks(
 
     index = 0
     total_bytes = 0
-    chunk: bytes | None = first
+    chunk: bytes | None = None
     try:
         while not failures:
             await slots.acquire()

@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 
 from airflow.sdk import BaseHook
 
+from airflow_provider_anaplan.client.tokens import on_new_token
 from airflow_provider_anaplan.hooks.connection import build_client_config, load_extras, mask
 from airflow_provider_anaplan.hooks.tokens import current_refresh_token, persist_refresh_token
 
@@ -70,25 +71,13 @@ DELEGATED_STREAMS: tuple[str, ...] = ("get_file_stream", "get_import_dump_stream
 DEFAULT_APP_URL = "https://us1a.app.anaplan.com"
 
 
-def mask_cached_tokens() -> None:
-    """Register every access token in the client's process-wide cache with the secret masker.
-
-    Fallback used until the client offers an ``on_token`` callback (then tokens are masked as they
-    are minted); cheap, and idempotent for already-masked values.
-    """
-    try:
-        from airflow_provider_anaplan.client.tokens import TOKEN_CACHE
-    except ImportError:  # pragma: no cover
-        return
-    for entry in list(getattr(TOKEN_CACHE, "_entries", {}).values()):
-        token = getattr(entry, "token", None)
-        value = getattr(token, "value", None)
-        if value and value not in _MASKED:
-            _MASKED.add(value)
-            mask(value, "anaplan_token")
+def _mask_token(value: str) -> None:
+    """Register a freshly minted access token with Airflow's secret masker."""
+    mask(value, "anaplan_token")
 
 
-_MASKED: set[str] = set()
+# Every access token this process obtains (any hook, operator or trigger) is masked as it is minted.
+on_new_token(_mask_token)
 
 
 def model_url(app_url: str | None, workspace_id: str | None, model_id: str | None) -> str | None:
@@ -276,10 +265,7 @@ class AnaplanAsyncHook(_AnaplanHookBase):
 
 def _sync_method(name: str) -> Callable[..., Any]:
     def method(self: AnaplanHook, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.get_conn(), name)(*args, **kwargs)
-        finally:
-            mask_cached_tokens()
+        return getattr(self.get_conn(), name)(*args, **kwargs)
 
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"Run ``AnaplanClient.{name}`` with this hook's client (same parameters)."
@@ -298,10 +284,7 @@ def _sync_stream(name: str) -> Callable[..., Iterator[bytes]]:
 def _async_method(name: str) -> Callable[..., Any]:
     async def method(self: AnaplanAsyncHook, *args: Any, **kwargs: Any) -> Any:
         client = await self._shared_client()
-        try:
-            return await getattr(client, name)(*args, **kwargs)
-        finally:
-            mask_cached_tokens()
+        return await getattr(client, name)(*args, **kwargs)
 
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"Await ``AnaplanAsyncClient.{name}`` with this hook's client (same parameters)."

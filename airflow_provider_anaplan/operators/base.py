@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, conf
 
+from airflow_provider_anaplan.exceptions import AnaplanConfigError
 from airflow_provider_anaplan.hooks.anaplan import AnaplanHook
 from airflow_provider_anaplan.links.model import AnaplanModelLink
 from airflow_provider_anaplan.operators.assets import anaplan_asset, static_id
@@ -195,9 +196,9 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
         self.locale = locale
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         if poll_interval <= 0:
-            raise ValueError("poll_interval must be > 0 seconds")
+            raise AnaplanConfigError(f"{self.task_id}: poll_interval must be > 0 seconds, got {poll_interval!r}")
         if timeout <= 0:
-            raise ValueError("timeout must be > 0 seconds")
+            raise AnaplanConfigError(f"{self.task_id}: timeout must be > 0 seconds, got {timeout!r}")
         self.poll_interval = float(poll_interval)
         self.timeout = float(timeout)
         self.fail_on_partial = fail_on_partial

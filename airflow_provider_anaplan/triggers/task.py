@@ -15,13 +15,14 @@ Airflow >= 3.3) does, once, best effort.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_anaplan.hooks.anaplan import AnaplanAsyncHook, mask_cached_tokens
+from airflow_provider_anaplan.hooks.anaplan import AnaplanAsyncHook
 
 if TYPE_CHECKING:
     from airflow_provider_anaplan.client.status import TaskStatus
@@ -132,11 +133,15 @@ class AnaplanTaskTrigger(BaseTrigger):
         last: TaskStatus | None = None
         last_desc = ""
         try:
+            # Spread the first poll over one interval: a restarted triggerer re-creates all of its
+            # triggers at the same instant, and they should not poll Anaplan in lock-step.
+            first = random.uniform(0, self.poll_interval)
+            if self.end_time is not None:
+                first = min(first, max(0.0, self.end_time - time.time()))
+            await asyncio.sleep(first)
             async with await self._hook().get_async_conn() as client:
                 while True:
                     status = await client.get_task_status(self.action_id, self.anaplan_task_id)
-                    if last is None:
-                        mask_cached_tokens()  # the token minted for this trigger, if any
                     last = status
                     if status.is_terminal:
                         return event_for_terminal(status)

@@ -18,6 +18,7 @@ from airflow_provider_anaplan.client import (
     start_device_authorization,
 )
 from airflow_provider_anaplan.client.auth import certificate_payload
+from airflow_provider_anaplan.client.tokens import on_new_token
 from airflow_provider_anaplan.exceptions import (
     AnaplanAuthError,
     AnaplanReauthorizationRequired,
@@ -226,3 +227,16 @@ async def test_proactive_refresh_during_upload(make_config, anaplan_emulator) ->
     assert counters["authentications"].get("refresh", 0) >= 1
     assert not any(k.endswith("-> 401") for k in counters["statuses"])
     assert admin.file_content("113000000000") == data
+
+
+async def test_new_tokens_are_announced_for_masking(make_config, anaplan_emulator) -> None:
+    seen: list[str] = []
+    unregister = on_new_token(seen.append)
+    try:
+        async with AnaplanAsyncClient(make_config()) as client:
+            await client.list_files()
+            await client.list_files()
+            token = await client.session.tokens.get_token()  # type: ignore[union-attr]
+    finally:
+        unregister()
+    assert seen == [token.value]

@@ -187,7 +187,7 @@ def test_certificate_errors(make_cert, tmp_path: Path) -> None:
         CertificateCredentials(tmp_path / "junk.pem", key_pem)
     with pytest.raises(AnaplanConfigError, match="is not a PEM private key"):
         CertificateCredentials(cert_pem, b"-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----\n")
-    with pytest.raises(AnaplanAuthError, match="is encrypted: give the passphrase"):
+    with pytest.raises(AnaplanAuthError, match="is encrypted: give its passphrase"):
         CertificateCredentials(cert_pem, key_pem)
     with pytest.raises(AnaplanAuthError, match="Wrong passphrase for private_key"):
         CertificateCredentials(cert_pem, key_pem, passphrase="wrong")
@@ -218,3 +218,16 @@ def test_exceptions_pickle_with_attributes() -> None:
         "113000000000",
         "/x",
     )
+
+
+def test_ca_bundle_path_becomes_ssl_context(make_cert, tmp_path: Path) -> None:
+    import ssl
+
+    from airflow_provider_anaplan.client.http import ssl_verify
+
+    cert_pem, _ = make_cert()
+    bundle = tmp_path / "ca.pem"
+    bundle.write_bytes(cert_pem)
+    assert isinstance(ssl_verify(str(bundle)), ssl.SSLContext)
+    assert isinstance(ssl_verify(str(tmp_path)), ssl.SSLContext)
+    assert ssl_verify(False) is False

@@ -18,7 +18,8 @@ the in-process emulator's state) — is searched in: all log records at DEBUG of
 (including httpx/httpcore, whose request lines carry URLs), everything written to stdout/stderr,
 exception texts, XCom values, ``serialize()`` output and trigger events.
 
-Not covered here: the task log files of a real Airflow deployment (see docs/reliability.md, "Gaps").
+The task log files, component logs and metadata database of a real Airflow deployment are scanned
+by ``tests/integration/test_secret_scan_logs.py`` (it needs the real-Airflow stack of that package).
 Raw log records are checked, before Airflow's secret masker could redact anything, so a secret that
 is merely masked would still fail this test.
 """

@@ -30,6 +30,7 @@ from airflow_provider_anaplan.client import (
     RetryPolicy,
     clear_token_cache,
 )
+from airflow_provider_anaplan.client.http import ssl_verify
 from airflow_provider_anaplan.exceptions import AnaplanTransportError
 from airflow_provider_anaplan.testing.emulator import EmulatorServer
 from airflow_provider_anaplan.testing.emulator.seed import DEMO_PASSWORD, DEMO_USER, MODEL_ID, WORKSPACE_ID
@@ -244,3 +245,24 @@ def test_hook_verify_ssl_extra(
                 hook.list_files()
     finally:
         hook.close()
+
+
+def test_certificate_failure_is_not_retried(
+    https_emulator: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A certificate that fails verification stays bad: fail on the first attempt, no backoff."""
+    patient = RetryPolicy(max_attempts=5, backoff_initial=0.01, backoff_max=0.02)
+    caplog.set_level("WARNING", logger="airflow_provider_anaplan")
+    with AnaplanClient(config(https_emulator.url, retry=patient)) as client, pytest.raises(AnaplanTransportError):
+        client.list_files()
+    retries = [r for r in caplog.records if "retry" in r.getMessage().lower()]
+    assert retries == [], [r.getMessage() for r in retries]
+
+
+def test_one_ssl_context_per_verify_setting(pki: Pki) -> None:
+    """Every client of a process shares one SSLContext per setting (loading a CA bundle is costly)."""
+    assert ssl_verify(True) is ssl_verify(True)
+    assert isinstance(ssl_verify(True), ssl.SSLContext)
+    assert ssl_verify(str(pki.ca)) is ssl_verify(str(pki.ca))
+    assert ssl_verify(str(pki.ca)) is not ssl_verify(True)
+    assert ssl_verify(False) is False
