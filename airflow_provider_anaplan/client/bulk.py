@@ -245,6 +245,15 @@ class AnaplanAsyncClient:
         object with ``.open("rb")`` (``ObjectStoragePath``), a binary file object, or an (async)
         iterable of bytes/str. A ``str`` is always content, never a path.
         """
+        return await self._upload(file_id, source, stream=False)
+
+    async def upload_file_stream(self, file_id: str | int, content: object) -> int:
+        """Upload content of unknown length (iterable/async iterable of bytes or str): ``chunkCount -1``
+        then ``complete``. Sync iterables are pulled in a worker thread."""
+        return await self._upload(file_id, content, stream=True)
+
+    async def _upload(self, file_id: str | int, source: object, *, stream: bool) -> int:
+        """The one upload path: check the file id, then run the transfer engine."""
         fid, url = await self._writable_file(file_id)
         cfg = self.config
         return await transfer.upload(
@@ -255,22 +264,7 @@ class AnaplanAsyncClient:
             chunk_size=cfg.chunk_size,
             compression=cfg.compression,
             max_concurrency=cfg.max_concurrency,
-        )
-
-    async def upload_file_stream(self, file_id: str | int, content: object) -> int:
-        """Upload content of unknown length (iterable/async iterable of bytes or str): ``chunkCount -1``
-        then ``complete``. Sync iterables are pulled in a worker thread."""
-        fid, url = await self._writable_file(file_id)
-        cfg = self.config
-        return await transfer.upload(
-            self.session,
-            url,
-            fid,
-            content,
-            chunk_size=cfg.chunk_size,
-            compression=cfg.compression,
-            max_concurrency=cfg.max_concurrency,
-            stream=True,
+            stream=stream,
         )
 
     def _readable_file(self, file_id: str | int) -> tuple[str, str]:

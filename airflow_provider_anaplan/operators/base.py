@@ -141,6 +141,11 @@ class AnaplanBaseOperator(BaseOperator):
             self.log.debug("Could not push the Anaplan model link", exc_info=True)
 
 
+def upload_assets(uploads: Mapping[str, Any] | None) -> list[tuple[str | None, Any]]:
+    """Asset objects of an operator that uploads ``uploads`` and then changes the model."""
+    return [*(("files", file_id) for file_id in (uploads or {})), (None, None)]
+
+
 class AnaplanTaskOperator(AnaplanBaseOperator):
     """Base of the operators that run an Anaplan action as a task (import, export, process, action).
 

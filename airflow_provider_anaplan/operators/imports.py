@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_anaplan.operators.base import AnaplanTaskOperator
+from airflow_provider_anaplan.operators.base import AnaplanTaskOperator, upload_assets
 
 
 class AnaplanImportOperator(AnaplanTaskOperator):
@@ -28,9 +28,7 @@ class AnaplanImportOperator(AnaplanTaskOperator):
     """
 
     def __init__(self, *, import_id: str | int, uploads: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        objects: list[tuple[str | None, Any]] = [("files", f) for f in (uploads or {})]
-        objects.append((None, None))
-        super().__init__(action_id=import_id, uploads=uploads, asset_objects=objects, **kwargs)
+        super().__init__(action_id=import_id, uploads=uploads, asset_objects=upload_assets(uploads), **kwargs)
 
     @property
     def import_id(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_anaplan.operators.base import AnaplanTaskOperator
+from airflow_provider_anaplan.operators.base import AnaplanTaskOperator, upload_assets
 
 
 class AnaplanProcessOperator(AnaplanTaskOperator):
@@ -29,9 +29,7 @@ class AnaplanProcessOperator(AnaplanTaskOperator):
     """
 
     def __init__(self, *, process_id: str | int, uploads: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        objects: list[tuple[str | None, Any]] = [("files", f) for f in (uploads or {})]
-        objects.append((None, None))
-        super().__init__(action_id=process_id, uploads=uploads, asset_objects=objects, **kwargs)
+        super().__init__(action_id=process_id, uploads=uploads, asset_objects=upload_assets(uploads), **kwargs)
 
     @property
     def process_id(self) -> str:
