@@ -5,10 +5,17 @@ is shared by the tests of this package (``tests/integration``) and stopped as so
 so it never runs beside the rest of the suite; ``airflow_stack`` (function scope) restarts any
 component a previous test killed, resets the emulator, and prints every component's log when the
 test fails.
+
+The emulator's user has a long random sentinel password (generated per session) in place of the
+seed's ``demo``, and the emulator remembers every token it mints (``recording_emulator.py``): after
+the real runs, ``test_secret_scan_logs.py`` (ordered last in this package, see
+``pytest_collection_modifyitems``) scans the stack's logs and metadata database for them before
+the stack is torn down.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +24,11 @@ from typing import Any
 import pytest
 
 from airflow_provider_anaplan.testing.airflow_stack import COMPONENTS, AirflowStack
-from airflow_provider_anaplan.testing.pytest_plugin import EmulatorHandle, run_emulator_subprocess
+from airflow_provider_anaplan.testing.emulator.seed import default_fixture
+from airflow_provider_anaplan.testing.pytest_plugin import EmulatorHandle
 
 from .helpers import IMPORT_SECONDS, REPORT
+from .recording_emulator import run_recording_emulator
 
 DAGS_FOLDER = Path(__file__).parent / "dags"
 
@@ -32,6 +41,23 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             terminalreporter.write_line(line)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the log secret scan after every other test of this package (still inside the package,
+    so it sees the same stack before the package-scoped fixtures tear it down)."""
+    here = Path(__file__).parent
+    positions = [i for i, item in enumerate(items) if here in item.path.parents]
+    if not positions:
+        return
+    last = [
+        item for item in items if item.path.name == "test_secret_scan_logs.py" and here in item.path.parents
+    ]
+    if not last:
+        return
+    end = positions[-1]
+    rest = [item for item in items[: end + 1] if item not in last]
+    items[: end + 1] = rest + last
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Keep each phase's report on the item so fixtures can tell whether the test failed."""
@@ -41,9 +67,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture(scope="package")
-def emulator_process() -> Iterator[EmulatorHandle]:
-    """The emulator as a separate process (Airflow's components are separate processes too)."""
-    with run_emulator_subprocess() as emulator:
+def sentinel_password() -> str:
+    """The emulator user's password for this session: random, so any copy of it is a leak."""
+    return "pw-SENTINEL-" + secrets.token_urlsafe(24)
+
+
+@pytest.fixture(scope="package")
+def emulator_process(sentinel_password: str) -> Iterator[EmulatorHandle]:
+    """The emulator as a separate process (Airflow's components are separate processes too).
+
+    Its fixture is the default seed with the user's password replaced by ``sentinel_password``
+    (``reset()`` returns to this fixture), and it records every token it mints.
+    """
+    fixture = default_fixture()
+    (user,) = fixture["users"]
+    user["password"] = sentinel_password
+    with run_recording_emulator(fixture, user=user["email"], password=sentinel_password) as emulator:
         yield emulator
 
 
