@@ -35,6 +35,8 @@ from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 
+from airflow_provider_anaplan.testing.context import operator_context  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = REPO / "example_dags"
 
@@ -120,40 +122,10 @@ def dag_runner(airflow_db: str, emulator: Any) -> DagRunner:
     return DagRunner()
 
 
-class FakeStore:
-    """In-memory stand-in for ``context["task_state_store"]``."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
-
-    def set(self, key: str, value: Any, **_: Any) -> None:
-        self.data[key] = value
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
-
-
-class FakeTI:
-    dag_id, run_id, task_id, map_index, try_number = "dag", "run", "task", -1, 1
-
-    def __init__(self) -> None:
-        self.xcom: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
-
-
 @pytest.fixture
 def make_context() -> Any:
     """``make_context(store=None)`` -> a minimal execution context (ti + task_state_store)."""
-
-    def make(store: FakeStore | None = None) -> dict[str, Any]:
-        return {"ti": FakeTI(), "task_state_store": store if store is not None else FakeStore()}
-
-    return make
+    return operator_context
 
 
 @pytest.fixture

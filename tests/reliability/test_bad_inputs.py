@@ -51,6 +51,7 @@ from airflow_provider_anaplan.exceptions import (  # noqa: E402
     AnaplanUnprocessableError,
     AnaplanUploadError,
 )
+from airflow_provider_anaplan.testing.context import operator_context  # noqa: E402
 
 IMPORT_PRODUCTS = "112000000000"
 IMPORT_BY_VERSION = "112000000002"
@@ -70,31 +71,6 @@ def _not_found_exception() -> type[BaseException]:
 
 
 # ------------------------------------------------------------------------------------ test context
-
-
-class FakeStore:
-    """Stand-in for ``context["task_state_store"]``."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
-
-    def set(self, key: str, value: Any, **_: Any) -> None:
-        self.data[key] = value
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
-
-
-class FakeTI:
-    """Stand-in for ``context["ti"]``."""
-
-    dag_id, run_id, task_id, map_index, try_number = "dag", "run", "task", -1, 1
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        pass
 
 
 @dataclass
@@ -156,7 +132,7 @@ class Ctx:
         cls = getattr(importlib.import_module(f"airflow_provider_anaplan.operators.{module}"), name)
         kwargs.setdefault("anaplan_conn_id", self.connection())
         operator = cls(task_id="bad_input", **kwargs)
-        return operator.execute({"ti": FakeTI(), "task_state_store": FakeStore()})
+        return operator.execute(operator_context())
 
     def close(self) -> None:
         for client in self._clients:

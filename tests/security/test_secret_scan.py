@@ -54,6 +54,7 @@ from airflow_provider_anaplan.exceptions import (
     AnaplanReauthorizationRequired,
     AnaplanTaskFailedError,
 )
+from airflow_provider_anaplan.testing.context import operator_context
 
 IMPORT_PRODUCTS = "112000000000"
 FILE_PRODUCTS = "113000000000"
@@ -142,32 +143,8 @@ def key_pair(passphrase: str) -> tuple[str, str, bytes]:
 # ------------------------------------------------------------------------------------ environment
 
 
-class FakeStore:
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
-
-    def set(self, key: str, value: Any, **_: Any) -> None:
-        self.data[key] = value
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
-
-
-class FakeTI:
-    dag_id, run_id, task_id, map_index, try_number = "secret_scan", "run", "task", -1, 1
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = value
-
-
 def context() -> dict[str, Any]:
-    return {"ti": FakeTI(), "task_state_store": FakeStore()}
+    return operator_context()
 
 
 @dataclass
@@ -283,7 +260,7 @@ def run_flows(env: Env, mode: str, hay: Haystack) -> None:
         anaplan_conn_id=conn, deferrable=False, poll_interval=0.05,
     )  # fmt: skip
     hay.add("sync import XCom return value", op.execute(ctx))
-    hay.add("sync import pushed XComs", ctx["ti"].pushed)
+    hay.add("sync import pushed XComs", ctx["ti"].xcom)
 
     # 2. deferrable import under faults, with every access token expired first (401 -> re-auth + replay)
     admin.expire_tokens("access")
@@ -305,7 +282,7 @@ def run_flows(env: Env, mode: str, hay: Haystack) -> None:
     assert [e["status"] for e in events] == ["success"], events
     hay.add("trigger events", events)
     hay.add("execute_complete XCom return value", op.execute_complete(ctx, events[0]))
-    hay.add("deferred import pushed XComs", ctx["ti"].pushed)
+    hay.add("deferred import pushed XComs", ctx["ti"].xcom)
     admin.configure(min_task_seconds=0)
     fired = admin.faults()["rules"]
     assert all(rule["fired"] >= 1 for rule in fired), fired  # every injected fault was met and retried
