@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import json
 import time
+import warnings
 from typing import Any
 from unittest import mock
 
@@ -253,3 +255,29 @@ async def test_triggerer_assigning_its_task_instance_keeps_the_anaplan_task_id(e
     assert [e["status"] for e in events] == ["success"]
     assert events[0]["task_id"] == task_id
     assert trigger.serialize()[1]["task_id"] == task_id
+
+
+async def test_token_expiring_during_a_long_deferral_is_refreshed_ahead(emulator: Any) -> None:
+    """PITFALLS 4/5: the deferral outlives several token lifetimes. The trigger refreshes the token
+    before it expires (no new login, no 401 replay) and completes."""
+    emulator.admin.configure(token_ttl_seconds=2, min_task_seconds=5.0)
+    task_id = await start()
+    before = dict(emulator.admin.counters()["authentications"])
+    [event] = await all_events(trigger_for(task_id, poll_interval=0.2))
+    after = emulator.admin.counters()["authentications"]
+    assert event["status"] == "success"
+    assert after.get("refresh", 0) - before.get("refresh", 0) >= 2
+    assert after.get("basic", 0) == before.get("basic", 0)  # never re-authenticated (no 401 either)
+
+
+async def test_hundreds_of_triggers_leave_nothing_open(emulator: Any) -> None:
+    """PITFALLS 21: many triggers in one loop each close what they open (no ResourceWarning)."""
+    task_ids = [await start() for _ in range(30)]
+    triggers = [trigger_for(t, poll_interval=0.05) for t in task_ids for _ in range(5)]  # 150 triggers
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        results = await asyncio.gather(*(all_events(t) for t in triggers))
+        gc.collect()
+    assert all([e["status"] for e in events] == ["success"] for events in results)
+    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert leaks == []
