@@ -149,3 +149,37 @@ def test_locked_and_archived_models(emu: EmulatorHandle, client: httpx.Client) -
     fixture["models"][0]["activeState"] = "ARCHIVED"
     emu.admin.load_fixture(fixture)  # tokens of users that still exist survive a fixture load
     assert client.get(f"{M}/files").status_code == 422
+
+
+def test_lazy_gzip_stores_chunks_compressed_and_inflates_on_read(client: httpx.Client, emu: EmulatorHandle) -> None:
+    """``lazy_gzip`` (benchmarks): same answers, the chunk is only inflated when someone reads it."""
+    emu.admin.configure(lazy_gzip=True)
+    data = ("Product,Category,Discontinued\n" + "".join(f"L{i},Cat,false\n" for i in range(3000))).encode()
+    upload(client, "113000000000", data, chunk_size=9000)
+    assert client.get(f"{M}/files/113000000000").content == data
+    listed = {f["id"]: f for f in client.get(f"{M}/files").json()["files"]}
+    assert listed["113000000000"]["chunkCount"] == -(-len(data) // 9000)
+    # The import parses the lazily stored file like any other.
+    task = client.post(f"{M}/imports/112000000000/tasks", json={"localeName": "en_US"}).json()["task"]
+    for _ in range(200):
+        status = client.get(f"{M}/imports/112000000000/tasks/{task['taskId']}").json()["task"]
+        if status["taskState"] == "COMPLETE":
+            break
+    assert status["result"]["successful"] is True
+    assert {"L0", "L2999"} <= {i["name"] for i in emu.admin.list_items("101000000001")}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"not gzip at all, certainly not", "not valid gzip data"),
+        (gzip.compress(b"x" * 100)[:-4] + (60 * 1024 * 1024).to_bytes(4, "little"), "the limit is"),
+    ],
+)
+def test_lazy_gzip_still_rejects_bad_headers_and_oversized_chunks(
+    client: httpx.Client, emu: EmulatorHandle, body: bytes, message: str
+) -> None:
+    emu.admin.configure(lazy_gzip=True)
+    client.post(f"{M}/files/113000000000", json={"chunkCount": 1})
+    r = client.put(f"{M}/files/113000000000/chunks/0", content=body, headers={"Content-Type": "application/x-gzip"})
+    assert r.status_code == 400 and message in r.text

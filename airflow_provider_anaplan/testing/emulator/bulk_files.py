@@ -64,17 +64,34 @@ def _gunzip(data: bytes, limit: int) -> bytes:
     return out
 
 
-async def _payload(request: Request, state: EmulatorState, limit: int) -> tuple[bytes, bytes | None]:
-    """(content, gzip body or None): the body, gunzipped off the event loop when it is gzip."""
+def _gzip_size(data: bytes, limit: int) -> int:
+    """Uncompressed size of a gzip body from its header and ISIZE trailer, without inflating it."""
+    if len(data) < 18 or data[:2] != b"\x1f\x8b":
+        raise ApiError(400, "The chunk is not valid gzip data: bad header")
+    size = int.from_bytes(data[-4:], "little")
+    if size > limit:
+        raise ApiError(400, f"The decompressed chunk is {size} bytes; the limit is {limit} bytes (50 MB)")
+    return size
+
+
+async def _payload(
+    request: Request, state: EmulatorState, limit: int, *, lazy: bool = False
+) -> tuple[bytes | None, bytes | None, int]:
+    """(content, gzip body, size): the body, gunzipped off the event loop when it is gzip (with
+    ``lazy``, content is None: the chunk is stored compressed and inflated when read)."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await _read_body(request, state, limit + 1024 * 1024)
     if ctype in GZIP_TYPES or request.headers.get("content-encoding", "").lower() == "gzip":
+        if lazy:
+            return None, body, _gzip_size(body, limit)
         if len(body) > _INLINE_LIMIT:
-            return await anyio.to_thread.run_sync(_gunzip, body, limit), body
-        return _gunzip(body, limit), body
+            data = await anyio.to_thread.run_sync(_gunzip, body, limit)
+        else:
+            data = _gunzip(body, limit)
+        return data, body, len(data)
     if len(body) > limit:
         raise ApiError(400, f"The chunk is {len(body)} bytes; the limit is {limit} bytes (50 MB)")
-    return body, None
+    return body, None, len(body)
 
 
 def _file_envelope(request: Request, model: Model, obj: FileObj) -> Response:
@@ -112,11 +129,13 @@ async def put_chunk(request: Request) -> Response:
     index = _chunk_index(request, state)
     if obj.declared_chunks > 0 and index >= obj.declared_chunks:
         raise ApiError(400, f"Chunk {index} is out of range: the file's chunkCount is {obj.declared_chunks}")
-    data, gzipped = await _payload(request, state, state.config.max_chunk_bytes)
-    if len(data) > _INLINE_LIMIT:
-        await anyio.to_thread.run_sync(obj.content.put, index, data, gzipped)
+    data, gzipped, size = await _payload(
+        request, state, state.config.max_chunk_bytes, lazy=state.config.lazy_gzip
+    )
+    if size > _INLINE_LIMIT:
+        await anyio.to_thread.run_sync(obj.content.put, index, data, gzipped, size)
     else:
-        obj.content.put(index, data, gzipped)
+        obj.content.put(index, data, gzipped, size)
     return Response(status_code=204)
 
 
@@ -138,7 +157,7 @@ async def put_file(request: Request) -> Response:
     obj = _file(model, request)
     check_writable(model)
     limit = state.config.max_chunk_bytes * state.config.max_chunks
-    data, _ = await _payload(request, state, limit)
+    data, _, _ = await _payload(request, state, limit)
     content = await anyio.to_thread.run_sync(ChunkSet.from_bytes, data, state.config.max_chunk_bytes)
     obj.content.clear()
     obj.content = content

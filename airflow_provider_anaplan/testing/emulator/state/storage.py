@@ -45,6 +45,10 @@ class SpoolSettings:
 SPOOL = SpoolSettings()
 
 
+class _Compressed(bytes):
+    """A chunk kept in memory as received gzip-compressed (``lazy_gzip``)."""
+
+
 class ChunkSet:
     """Numbered chunks of one file; each chunk is bytes in memory or a spooled file path."""
 
@@ -68,13 +72,27 @@ class ChunkSet:
     def size(self, index: int) -> int:
         return self._sizes[index]
 
-    def put(self, index: int, data: bytes, gzipped: bytes | None = None) -> None:
+    def put(self, index: int, data: bytes | None, gzipped: bytes | None = None, size: int | None = None) -> None:
         """Store chunk ``index`` (replacing an earlier upload of the same index).
 
         ``gzipped`` is the same content as received gzip-compressed: when the chunk is spooled, the
         compressed form is what goes to disk (several times less I/O) and is inflated on read.
+        ``data=None`` keeps only ``gzipped`` (of uncompressed ``size``), inflated on read.
         """
         self._drop(index)
+        size = len(data) if data is not None else int(size or 0)
+        if data is None:
+            if gzipped is None:
+                raise ValueError("a chunk needs its content or its gzip form")
+            if self.total_size + size > SPOOL.threshold_bytes:
+                fd, name = tempfile.mkstemp(dir=SPOOL.directory, suffix=".chunk.gz")
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(gzipped)
+                self._chunks[index] = Path(name)
+            else:
+                self._chunks[index] = _Compressed(gzipped)
+            self._sizes[index] = size
+            return
         if self.total_size + len(data) > SPOOL.threshold_bytes:
             payload, suffix = (gzipped, ".chunk.gz") if gzipped is not None else (data, ".chunk")
             fd, name = tempfile.mkstemp(dir=SPOOL.directory, suffix=suffix)
@@ -88,6 +106,8 @@ class ChunkSet:
     def get(self, index: int) -> bytes:
         """Bytes of chunk ``index`` (``KeyError`` when absent)."""
         value = self._chunks[index]
+        if isinstance(value, _Compressed):
+            return igzip.decompress(value)
         if isinstance(value, Path):
             raw = value.read_bytes()
             return igzip.decompress(raw) if value.name.endswith(".gz") else raw
