@@ -7,10 +7,6 @@ import json
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from airflow_provider_anaplan.exceptions import AnaplanConfigError
 from airflow_provider_anaplan.hooks.anaplan import (
@@ -21,22 +17,14 @@ from airflow_provider_anaplan.hooks.anaplan import (
 )
 from airflow_provider_anaplan.hooks.connection import build_client_config
 from airflow_provider_anaplan.hooks.tokens import token_file
+from airflow_provider_anaplan.testing.certificates import make_certificate
 
 SECRET = "s3cr3t-value-that-must-never-show"
 
 
 def certificate_pair(passphrase: str | None = None) -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "demo@example.com")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=365)).sign(key, hashes.SHA256())
-    )
-    enc = serialization.BestAvailableEncryption(passphrase.encode()) if passphrase else serialization.NoEncryption()
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc).decode()
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+    cert = make_certificate(passphrase=passphrase)
+    return cert.certificate_pem, cert.private_key_pem
 
 
 @pytest.mark.parametrize(

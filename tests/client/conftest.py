@@ -14,6 +14,7 @@ from airflow_provider_anaplan.client import (
     RetryPolicy,
     clear_token_cache,
 )
+from airflow_provider_anaplan.testing.certificates import make_certificate as new_certificate
 from airflow_provider_anaplan.testing.pytest_plugin import EmulatorHandle
 
 FAST_RETRY = RetryPolicy(max_attempts=4, backoff_initial=0.02, backoff_max=0.1, retry_after_max=5.0)
@@ -53,33 +54,8 @@ def make_certificate(
     *, passphrase: str | None = None, days: int = 365, key_size: int = 2048
 ) -> tuple[bytes, bytes]:
     """A fresh RSA key and self-signed certificate (PEM bytes), generated at test time."""
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "demo@example.com")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
-    encryption = (
-        serialization.BestAvailableEncryption(passphrase.encode())
-        if passphrase
-        else serialization.NoEncryption()
-    )
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+    cert = new_certificate(passphrase=passphrase, days=days, key_size=key_size)
+    return cert.certificate_pem.encode(), cert.private_key_pem.encode()
 
 
 @pytest.fixture

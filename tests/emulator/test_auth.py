@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import os
 import time
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
 
+from airflow_provider_anaplan.testing.certificates import make_certificate
 from airflow_provider_anaplan.testing.pytest_plugin import EmulatorHandle
 
 from .conftest import M
@@ -21,20 +19,8 @@ from .conftest import M
 
 def make_cert(common_name: str = "demo@example.com") -> tuple[rsa.RSAPrivateKey, str]:
     """A fresh RSA key and self-signed certificate (PEM), generated at test time."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert.public_bytes(serialization.Encoding.PEM).decode()
+    cert = make_certificate(common_name, days=30)
+    return cert.key, cert.certificate_pem
 
 
 @pytest.fixture(scope="module")

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
+from airflow_provider_anaplan.testing.certificates import make_certificate
 from airflow_provider_anaplan.testing.emulator import EmulatorServer, default_fixture
 from airflow_provider_anaplan.testing.pytest_plugin import EmulatorHandle, run_emulator_subprocess
 
@@ -147,30 +143,10 @@ def test_subprocess_with_dict_fixture_and_json_file(tmp_path: Path) -> None:
 
 
 def test_tls(tmp_path: Path) -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]),
-            False,
-        )
-        .sign(key, hashes.SHA256())
-    )
+    cert = make_certificate("127.0.0.1", days=1, ip_address="127.0.0.1")
     certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
-    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    keyfile.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    certfile.write_text(cert.certificate_pem)
+    keyfile.write_text(cert.private_key_pem)
     with EmulatorServer(ssl_certfile=str(certfile), ssl_keyfile=str(keyfile)) as server:
         assert server.url.startswith("https://")
         r = httpx.post(

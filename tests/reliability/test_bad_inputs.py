@@ -51,6 +51,7 @@ from airflow_provider_anaplan.exceptions import (  # noqa: E402
     AnaplanUnprocessableError,
     AnaplanUploadError,
 )
+from airflow_provider_anaplan.testing.certificates import make_certificate  # noqa: E402
 from airflow_provider_anaplan.testing.context import operator_context  # noqa: E402
 
 IMPORT_PRODUCTS = "112000000000"
@@ -148,33 +149,8 @@ def hook(conn_id: str) -> Any:
 
 def certificate(passphrase: str | None = None) -> tuple[bytes, bytes]:
     """A fresh self-signed certificate and RSA key (PEM), generated at test time."""
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "demo@example.com")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    enc = (
-        serialization.BestAvailableEncryption(passphrase.encode())
-        if passphrase
-        else serialization.NoEncryption()
-    )
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+    cert = make_certificate(passphrase=passphrase)
+    return cert.certificate_pem.encode(), cert.private_key_pem.encode()
 
 
 def with_model_state(ctx: Ctx, state: str) -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import datetime as dt
 import json
 import logging
 import re
@@ -39,10 +38,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 # Airflow (re)configures logging when first imported, replacing the root handlers: import it at
 # collection, before caplog installs its handler.
@@ -54,6 +49,7 @@ from airflow_provider_anaplan.exceptions import (
     AnaplanReauthorizationRequired,
     AnaplanTaskFailedError,
 )
+from airflow_provider_anaplan.testing.certificates import make_certificate
 from airflow_provider_anaplan.testing.context import operator_context
 
 IMPORT_PRODUCTS = "112000000000"
@@ -116,28 +112,8 @@ def pem_lines(pem: bytes) -> list[str]:
 
 def key_pair(passphrase: str) -> tuple[str, str, bytes]:
     """``(certificate PEM, encrypted private key PEM, decrypted PKCS#8 PEM)``, generated now."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "demo@example.com")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    encrypted = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(passphrase.encode()),
-    )
-    plain = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), encrypted.decode(), plain
+    cert = make_certificate(passphrase=passphrase)
+    return cert.certificate_pem, cert.private_key_pem, cert.unencrypted_key_pem.encode()
 
 
 # ------------------------------------------------------------------------------------ environment
