@@ -14,6 +14,7 @@ client for their parameters.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
@@ -22,7 +23,6 @@ from urllib.parse import urlencode
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_anaplan.client.tokens import on_new_token
 from airflow_provider_anaplan.hooks.connection import build_client_config, load_extras, mask
 from airflow_provider_anaplan.hooks.tokens import current_refresh_token, persist_refresh_token
 
@@ -76,8 +76,16 @@ def _mask_token(value: str) -> None:
     mask(value, "anaplan_token")
 
 
-# Every access token this process obtains (any hook, operator or trigger) is masked as it is minted.
-on_new_token(_mask_token)
+@functools.cache
+def _mask_tokens_as_minted() -> None:
+    """From now on, every access token this process obtains is masked as it is minted.
+
+    Called where a hook first builds a client, not at import: importing the client core at DAG-parse
+    time would cost every DAG file that uses an Anaplan operator about 0.2 s.
+    """
+    from airflow_provider_anaplan.client.tokens import on_new_token
+
+    on_new_token(_mask_token)
 
 
 def model_url(app_url: str | None, workspace_id: str | None, model_id: str | None) -> str | None:
@@ -167,6 +175,7 @@ class AnaplanHook(_AnaplanHookBase):
         if self._client is None:
             from airflow_provider_anaplan.client.sync import AnaplanClient
 
+            _mask_tokens_as_minted()
             self._client = AnaplanClient(self.get_client_config())
         return self._client
 
@@ -245,6 +254,8 @@ class AnaplanAsyncHook(_AnaplanHookBase):
     async def get_async_conn(self) -> AnaplanAsyncClient:
         """A new, not yet entered :class:`AnaplanAsyncClient` (use it with ``async with``)."""
         from airflow_provider_anaplan.client.bulk import AnaplanAsyncClient
+
+        _mask_tokens_as_minted()
 
         return AnaplanAsyncClient(await self.get_client_config())
 
