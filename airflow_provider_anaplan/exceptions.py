@@ -17,6 +17,8 @@ __all__ = [
     "AnaplanConfigError",
     "AnaplanAuthError",
     "AnaplanReauthorizationRequired",
+    "AnaplanRefreshOutcomeUnknown",
+    "AnaplanTaskStartUnknownError",
     "AnaplanHTTPError",
     "AnaplanBadRequestError",
     "AnaplanUnauthorizedError",
@@ -84,6 +86,14 @@ class AnaplanAuthError(AnaplanError):
 
 class AnaplanReauthorizationRequired(AnaplanAuthError):
     """The OAuth refresh token is dead or expired: run ``airflow-anaplan oauth-register``."""
+
+
+class AnaplanRefreshOutcomeUnknown(AnaplanAuthError):
+    """The reply to a rotatable OAuth refresh was lost after the request reached Anaplan.
+
+    Anaplan may have rotated the refresh token (the new one is then lost) or may not have processed
+    the request. The spent token is never re-sent automatically; the next try uses the stored token.
+    """
 
 
 class AnaplanHTTPError(AnaplanError):
@@ -175,3 +185,17 @@ def http_error_class(status_code: int) -> type[AnaplanHTTPError]:
     if status_code >= 500:
         return AnaplanServerError
     return _BY_STATUS.get(status_code, AnaplanHTTPError)
+
+
+class AnaplanTaskStartUnknownError(AnaplanError):
+    """Starting a task failed ambiguously and Anaplan cannot prove whether a task was created.
+
+    ``candidates`` lists the task ids that appeared in the action's task list meanwhile (created by
+    anyone); ``since`` is the epoch time just before the attempt. No second task was started.
+    """
+
+    def __init__(self, message: str, *, candidates: list[str] | None = None, since: float | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.candidates = list(candidates or [])
+        self.since = since

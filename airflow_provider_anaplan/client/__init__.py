@@ -4,7 +4,7 @@
 ...                    workspace_id="8a868cd985f53e7701860542f59e276e",
 ...                    model_id="75A40874E6B64FA3AE0B4E5D5B4B9A0B")
 >>> with AnaplanClient(cfg) as client:                       # doctest: +SKIP
-...     client.upload_and_import(113000000000, b"...", 112000000000)
+...     client.upload_and_import(113000000000, "products.csv", 112000000000)   # a str is a path
 """
 
 from __future__ import annotations
@@ -31,9 +31,17 @@ from airflow_provider_anaplan.client.credentials import (
     Secret,
 )
 from airflow_provider_anaplan.client.http import RetryPolicy
-from airflow_provider_anaplan.client.status import RowCounts, TaskResult, TaskState, TaskStatus
+from airflow_provider_anaplan.client.status import (
+    RowCounts,
+    TaskOutcome,
+    TaskResult,
+    TaskState,
+    TaskStatus,
+    TaskVerdict,
+)
 from airflow_provider_anaplan.client.sync import AnaplanClient, run_sync
 from airflow_provider_anaplan.client.tokens import clear_token_cache, on_new_token
+from airflow_provider_anaplan.client.transfer import Content
 
 __all__ = [
     "AnaplanAsyncClient",
@@ -41,6 +49,7 @@ __all__ = [
     "BasicCredentials",
     "CertificateCredentials",
     "ClientConfig",
+    "Content",
     "Credentials",
     "DEFAULT_API_URL",
     "DEFAULT_AUTH_URL",
@@ -52,9 +61,11 @@ __all__ = [
     "RetryPolicy",
     "RowCounts",
     "Secret",
+    "TaskOutcome",
     "TaskResult",
     "TaskState",
     "TaskStatus",
+    "TaskVerdict",
     "Token",
     "clear_token_cache",
     "on_new_token",

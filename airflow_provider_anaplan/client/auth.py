@@ -32,11 +32,18 @@ from airflow_provider_anaplan.client.credentials import (
     OAuthCredentials,
     Secret,
 )
-from airflow_provider_anaplan.client.http import HttpSession, RetryPolicy, anaplan_message, ssl_verify
+from airflow_provider_anaplan.client.http import (
+    AmbiguousRequestError,
+    HttpSession,
+    RetryPolicy,
+    anaplan_message,
+    ssl_verify,
+)
 from airflow_provider_anaplan.exceptions import (
     AnaplanAuthError,
     AnaplanHTTPError,
     AnaplanReauthorizationRequired,
+    AnaplanRefreshOutcomeUnknown,
 )
 
 __all__ = [
@@ -231,9 +238,27 @@ async def oauth_refresh(
         body["client_secret"] = credentials.client_secret.get()
     what = f"Anaplan OAuth refresh for client {credentials.client_id}"
     try:
+        # A rotatable refresh is not idempotent: once Anaplan has processed it the token sent is spent.
+        # It is retried only when the request provably never reached the server (connection refused,
+        # 429); a reply lost afterwards is reported as such, never answered by re-sending a spent token.
         response = await session.request(
-            "POST", f"{oauth_url}/oauth/token", idempotent=True, authenticated=False, what=what, json=body
+            "POST",
+            f"{oauth_url}/oauth/token",
+            idempotent=not credentials.rotatable,
+            authenticated=False,
+            what=what,
+            json=body,
         )
+    except AmbiguousRequestError as lost:
+        raise AnaplanRefreshOutcomeUnknown(
+            f"{what}: the reply was lost after the request reached Anaplan ({lost.error}). Anaplan may "
+            "have rotated the refresh token (its successor is then lost) or may not have processed the "
+            "request; the spent token was not sent again. The next attempt uses the stored refresh "
+            f"token: if Anaplan then answers invalid_grant, {_REGISTER_HINT}.",
+            status_code=lost.error.status_code,
+            method=lost.error.method,
+            path=lost.error.path,
+        ) from None
     except AnaplanHTTPError as exc:
         if exc.status_code in (400, 401, 403):
             message = _scrub(exc.anaplan_message, refresh, body.get("client_secret"))

@@ -1,33 +1,44 @@
 """AnaplanAsyncClient: the bulk API v2 (metadata, files, tasks, dumps) on ``httpx.AsyncClient``.
 
 The client authenticates lazily (first request), shares tokens process-wide (see ``tokens.py``) and
-never retries a task creation blindly: after an ambiguous failure it lists the action's tasks and
-adopts the one that appeared (see :meth:`AnaplanAsyncClient.start_task`).
+sends a task creation at most once: after an ambiguous failure it looks for the task and takes it only
+when it is provably its own (see :meth:`AnaplanAsyncClient.start_task` and ``coordination.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from airflow_provider_anaplan import __version__
 from airflow_provider_anaplan.client import transfer
-from airflow_provider_anaplan.client.config import ClientConfig
+from airflow_provider_anaplan.client.config import MIN_POLL_INTERVAL, ClientConfig, validate_seconds
+from airflow_provider_anaplan.client.coordination import (
+    CLOCK_SKEW,
+    PROCESS_COORDINATION,
+    FileLease,
+    FileLeases,
+    StartClaims,
+    StartIntent,
+    new_tasks,
+)
 from airflow_provider_anaplan.client.http import AmbiguousRequestError, HttpSession, ssl_verify
 from airflow_provider_anaplan.client.ids import action_collection, normalize_object_id, normalize_task_id
-from airflow_provider_anaplan.client.status import TaskResult, TaskState, TaskStatus
+from airflow_provider_anaplan.client.status import TaskOutcome, TaskResult, TaskStatus
 from airflow_provider_anaplan.client.tokens import TokenManager
 from airflow_provider_anaplan.exceptions import (
     AnaplanConfigError,
     AnaplanNotFoundError,
     AnaplanTaskCancelledError,
     AnaplanTaskFailedError,
+    AnaplanTaskStartUnknownError,
     AnaplanTaskTimeoutError,
 )
 
@@ -36,8 +47,6 @@ __all__ = ["AnaplanAsyncClient", "MappingParameters"]
 log = logging.getLogger(__name__)
 
 MappingParameters = Mapping[str, str] | Sequence[Mapping[str, str]]
-#: tasks created up to this many seconds before the POST (clock skew) can still be adopted
-_ADOPT_SKEW = 120.0
 
 
 def _mapping_parameters(value: MappingParameters | None) -> list[dict[str, str]] | None:
@@ -241,9 +250,11 @@ class AnaplanAsyncClient:
     async def upload_file(self, file_id: str | int, source: object) -> int:
         """Upload ``source`` to an existing file; return the uncompressed byte count.
 
-        ``source``: bytes, str (content, UTF-8), ``pathlib.Path``/``os.PathLike`` (local file), an
-        object with ``.open("rb")`` (``ObjectStoragePath``), a binary file object, or an (async)
-        iterable of bytes/str. A ``str`` is always content, never a path.
+        ``source``: a ``str`` or ``pathlib.Path``/``os.PathLike`` (a local file path; a ``str`` is
+        always a path, never content — a missing file is an :class:`AnaplanConfigError`), bytes or
+        :class:`~airflow_provider_anaplan.client.transfer.Content` (in-memory content), an object with
+        ``.open("rb")`` (``ObjectStoragePath``), a binary file object, or an (async) iterable of
+        bytes/str chunks. See :func:`~airflow_provider_anaplan.client.transfer.resolve_source`.
         """
         return await self._upload(file_id, source, stream=False)
 
@@ -253,7 +264,8 @@ class AnaplanAsyncClient:
         return await self._upload(file_id, content, stream=True)
 
     async def _upload(self, file_id: str | int, source: object, *, stream: bool) -> int:
-        """The one upload path: check the file id, then run the transfer engine."""
+        """The one upload path: check the source and the file id, then run the transfer engine."""
+        source = transfer.resolve_source(source)  # a bad path fails before any request
         fid, url = await self._writable_file(file_id)
         cfg = self.config
         return await transfer.upload(
@@ -287,7 +299,8 @@ class AnaplanAsyncClient:
         return b"".join([data async for data in self.get_file_stream(file_id)])
 
     async def download_file(self, file_id: str | int, destination: object) -> int:
-        """Stream a file to ``destination`` (path: temp file + rename; or ``ObjectStoragePath``).
+        """Stream a file to ``destination`` atomically (temporary sibling + rename): a local path (``str``
+        or ``os.PathLike``; a ``str`` is always a path) or an ``ObjectStoragePath``-like object.
 
         :returns: bytes written.
         """
@@ -304,16 +317,35 @@ class AnaplanAsyncClient:
         aid, url = self._tasks_url(action_id)
         return await self._paged(url, "tasks", aid)
 
+    def _claims(self) -> StartClaims:
+        store = self.config.coordination or PROCESS_COORDINATION
+        return StartClaims(store, lifetime=self._intent_lifetime())
+
+    def _intent_lifetime(self) -> float:
+        # An unclaimed intent must outlive every ambiguous resolution that might wait for it; a
+        # crashed process's intent then expires by itself.
+        return 3 * self.config.timeout + 2 * self.config.start_confirm_window + CLOCK_SKEW
+
     async def start_task(
-        self, action_id: str | int, mapping_parameters: MappingParameters | None = None, locale: str = "en_US"
+        self,
+        action_id: str | int,
+        mapping_parameters: MappingParameters | None = None,
+        locale: str = "en_US",
+        *,
+        on_intent: Callable[[StartIntent], Awaitable[None]] | None = None,
     ) -> str:
         """Start an import (112), export (116), action (117) or process (118); return the task id.
 
-        Task creation is not idempotent. After an ambiguous failure (timeout, connection lost after
-        sending, 5xx) the action's tasks are listed and a task that appeared since just before the
-        attempt is adopted instead of POSTing again; only if there is none is the POST retried.
+        Task creation is not idempotent, so the POST is sent **at most once**: it is retried only when
+        Anaplan provably did not act (409, 429, connection refused). Before it, the start is registered
+        in the coordination store; after an *ambiguous* failure (timeout, connection lost after
+        sending, 5xx) :meth:`resolve_start` looks for the task instead of POSTing again, and takes it
+        only when it is provably this start's (see ``coordination.py``), else raises
+        :class:`AnaplanTaskStartUnknownError`.
 
         :param mapping_parameters: ``{"Version": "Actual"}`` or ``[{"entityType", "entityName"}]``.
+        :param on_intent: awaited with the registered :class:`StartIntent` right before the POST (an
+            operator persists it so a later try can resolve this start); if it raises, nothing is sent.
         """
         aid, url = self._tasks_url(action_id)
         if not isinstance(locale, str) or not locale.strip():
@@ -322,56 +354,141 @@ class AnaplanAsyncClient:
         mapping = _mapping_parameters(mapping_parameters)
         if mapping:
             body["mappingParameters"] = mapping
-        seen = {str(t.get("taskId")) for t in await self.list_tasks(aid)}
-        policy = self.config.retry
-        attempt = 0
-        while True:
-            attempt += 1
-            started = time.time()
-            try:
-                response = await self.session.request("POST", url, idempotent=False, object_id=aid, json=body)
-            except AmbiguousRequestError as ambiguous:
-                adopted = await self._adopt_task(aid, seen, started)
-                if adopted:
-                    log.warning(
-                        "Starting %s failed ambiguously (%s) but task %s was created; using it",
-                        aid,
-                        ambiguous.error,
-                        adopted,
-                    )
-                    return adopted
-                if attempt >= policy.max_attempts:
-                    raise ambiguous.error from None
-                delay = policy.backoff(attempt)
-                log.warning(
-                    "Starting %s failed (%s) and no task was created; retry %d/%d in %.1f s",
-                    aid,
-                    ambiguous.error,
-                    attempt,
-                    policy.max_attempts - 1,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                continue
-            payload = response.json()
-            task = payload.get("task") if isinstance(payload.get("task"), Mapping) else payload
-            task_id = str(task.get("taskId") or "")
-            if not task_id:
-                raise AnaplanConfigError(f"Starting {aid}: Anaplan answered without a taskId")
-            log.info("Started task %s of %s", task_id, aid)
-            return task_id
+        workspace_id, model_id = self.config.require_model()
+        claims = self._claims()
+        before = await self.list_tasks(aid)
+        since = time.time()
+        recent = [str(t.get("taskId")) for t in new_tasks(before, (), since)]
+        intent = await claims.register(StartClaims.scope(workspace_id, model_id, aid), aid, since, recent)
+        try:
+            if on_intent is not None:
+                await on_intent(intent)
+            response = await self.session.request("POST", url, idempotent=False, object_id=aid, json=body)
+        except AmbiguousRequestError as ambiguous:
+            log.warning(
+                "Starting %s failed ambiguously (%s): Anaplan may have created the task; looking for it "
+                "instead of sending the request again",
+                aid,
+                ambiguous.error,
+            )
+            return await self.resolve_start(intent, cause=ambiguous.error)
+        except Exception:
+            await claims.withdraw(intent)  # a definite refusal, or nothing sent: no task was created
+            raise
+        payload = response.json()
+        task = payload.get("task") if isinstance(payload.get("task"), Mapping) else payload
+        task_id = str(task.get("taskId") or "")
+        if not task_id:
+            raise AnaplanConfigError(f"Starting {aid}: Anaplan answered without a taskId")
+        await self._claim(claims, intent, task_id)
+        log.info("Started task %s of %s", task_id, aid)
+        return task_id
 
-    async def _adopt_task(self, action_id: str, seen: set[str], started: float) -> str | None:
-        candidates = []
-        for task in await self.list_tasks(action_id):
-            task_id = str(task.get("taskId"))
-            if task_id in seen:
-                continue
-            created = task.get("creationTime")
-            if isinstance(created, (int, float)) and created / 1000.0 < started - _ADOPT_SKEW:
-                continue
-            candidates.append((created or 0, task_id))
-        return max(candidates)[1] if candidates else None
+    async def acquire_file_lease(
+        self, file_id: str | int, *, hold_for: float, wait: float, owner: str = ""
+    ) -> dict[str, str]:
+        """Become the only writer of a model file in this deployment until released or ``hold_for`` s.
+
+        Anaplan files are per user and not safe for concurrent writers: an import reads the file when
+        its task runs, so a run holds the lease from its upload until its task is terminal. Waits up to
+        ``wait`` seconds for another holder. Returns the lease (JSON-safe) for
+        :meth:`release_file_lease`.
+
+        :raises FileLeaseTimeout: the file stayed in use for longer than ``wait``.
+        """
+        fid = normalize_object_id(file_id, "file", what="file_id")
+        workspace_id, model_id = self.config.require_model()
+        leases = FileLeases(self.config.coordination or PROCESS_COORDINATION)
+        lease = await leases.acquire(
+            FileLeases.scope(workspace_id, model_id, fid), fid, hold_for=hold_for, wait=wait, owner=owner
+        )
+        return {"scope": lease.scope, "id": lease.id, "file_id": lease.file_id}
+
+    async def release_file_lease(self, lease: Mapping[str, str]) -> None:
+        """Give back a lease from :meth:`acquire_file_lease` (best effort; it also expires)."""
+        leases = FileLeases(self.config.coordination or PROCESS_COORDINATION)
+        await leases.release(FileLease(scope=lease["scope"], id=lease["id"], file_id=lease["file_id"]))
+
+    async def _claim(self, claims: StartClaims, intent: StartIntent, task_id: str) -> None:
+        try:
+            await claims.claim(intent, task_id)
+        except Exception as exc:  # others then wait for this intent until it expires; not fatal here
+            log.warning("Could not record task %s as this start's in %s (%s)", task_id, claims.store.name, exc)
+
+    async def resolve_start(
+        self,
+        intent: StartIntent,
+        *,
+        window: float | None = None,
+        cause: BaseException | None = None,
+    ) -> str:
+        """Find the task a start made although its answer was lost; never POST.
+
+        Polls the action's task list (with backoff, through transient failures) for up to ``window``
+        seconds (default ``config.start_confirm_window``). A task is taken when it is new since the
+        start, claimed by no other start of this deployment, the only such task, and no other start of
+        the action is still unresolved (one that is waits for its own answer first).
+
+        :raises AnaplanTaskStartUnknownError: no task appeared (the request was probably not executed;
+            it was not sent again) or more than one unclaimed task appeared (started outside this
+            deployment); ``candidates`` lists them.
+        """
+        claims = self._claims()
+        aid = intent.action_id
+        span = self.config.start_confirm_window if window is None else window
+        deadline = time.monotonic() + span
+        delay = 0.25
+        waiting_for: list[str] = []
+        problem: str | None = None
+        candidates: list[str] = []
+        while True:
+            try:
+                own = (await _scan_own(claims, intent)) or intent
+                if own.task_id:
+                    return own.task_id
+                tasks = await self.list_tasks(aid)
+                others = await claims.others(intent)
+            except Exception as exc:  # the store or Anaplan failing: keep looking until the deadline
+                problem = f"looking for it failed ({type(exc).__name__}: {exc})"
+                log.warning("Looking for the task of %s failed (%s); trying again", aid, exc)
+            else:
+                problem = None
+                claimed = {o.task_id for o in others if o.task_id}
+                waiting_for = [o.writer or o.id for o in others if not o.task_id]
+                candidates = [str(t["taskId"]) for t in new_tasks(tasks, intent.seen, intent.since)]
+                candidates = [t for t in candidates if t not in claimed]
+                if not waiting_for and len(candidates) == 1:
+                    task_id = candidates[0]
+                    await self._claim(claims, intent, task_id)
+                    log.warning("Task %s of %s is the one this start created; using it", task_id, aid)
+                    return task_id
+                if not waiting_for and len(candidates) > 1:
+                    break
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(5.0, delay * 2)
+        if candidates and not waiting_for:
+            reason = (
+                f"{len(candidates)} tasks of it appeared that no start of this deployment claims "
+                f"({', '.join(candidates)}): something outside this deployment started it too, and Anaplan "
+                "cannot say which task is ours"
+            )
+        elif waiting_for:
+            reason = (
+                f"another start of the same action ({', '.join(waiting_for)}) is unresolved, so the "
+                f"new task(s) {', '.join(candidates) or '(none)'} cannot be told apart"
+            )
+        else:
+            reason = problem or f"no new task of it appeared within {span:g} s"
+        raise AnaplanTaskStartUnknownError(
+            f"Starting {aid} failed ambiguously{f' ({cause})' if cause else ''} and it is unknown whether "
+            f"Anaplan created a task: {reason}. The request was not sent again, so the action did not run "
+            "twice. Check the action's tasks in Anaplan before running it again.",
+            object_id=aid,
+            candidates=candidates,
+            since=intent.since,
+        )
 
     async def get_task_status(self, action_id: str | int, task_id: str) -> TaskStatus:
         """One status poll."""
@@ -395,37 +512,45 @@ class AnaplanAsyncClient:
         timeout: float | None = None,  # noqa: ASYNC109 - public contract
         *,
         raise_on_failure: bool = True,
+        fail_on_partial: bool | None = None,
     ) -> TaskStatus:
         """Poll until the task is terminal.
 
-        :param poll_interval: seconds between polls (default ``config.poll_interval``).
-        :param timeout: seconds; then :class:`AnaplanTaskTimeoutError` (the task is not cancelled).
+        :param poll_interval: seconds between polls, >= 0.1 (default ``config.poll_interval``).
+        :param timeout: seconds (finite, > 0); then :class:`AnaplanTaskTimeoutError` (the task is not
+            cancelled). None: no limit.
         :param raise_on_failure: raise :class:`AnaplanTaskFailedError` / :class:`AnaplanTaskCancelledError`
-            (carrying ``.status``) instead of returning a failed/cancelled status.
+            (carrying ``.status``) instead of returning a failed/cancelled status. What counts as a
+            failure is the one outcome rule (:meth:`TaskStatus.verdict`): COMPLETE without
+            ``successful: true`` is a failure.
+        :param fail_on_partial: None (default): Anaplan's verdict alone. True: also fail a successful
+            task that rejected rows (the operators' default). False: accept rejected rows and partial
+            loads (see :meth:`TaskStatus.verdict`).
         """
-        interval = self.config.poll_interval if poll_interval is None else poll_interval
-        if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval <= 0:
-            raise AnaplanConfigError(f"poll_interval must be a number of seconds > 0, got {poll_interval!r}")
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
-        ):
-            raise AnaplanConfigError(f"timeout must be a number of seconds > 0, got {timeout!r}")
-        deadline = None if timeout is None else time.monotonic() + timeout
+        interval = validate_seconds(
+            self.config.poll_interval if poll_interval is None else poll_interval,
+            "poll_interval",
+            minimum=MIN_POLL_INTERVAL,
+            inclusive=True,
+        )
+        limit = validate_seconds(timeout, "timeout", allow_none=True)
+        assert interval is not None
+        deadline = None if limit is None else time.monotonic() + limit
         while True:
             status = await self.get_task_status(action_id, task_id)
-            if status.is_terminal:
+            if status.outcome.is_terminal:
                 break
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise AnaplanTaskTimeoutError(
-                    f"Task {status.task_id} of {status.action_id} is still {status.state.value} after {timeout:g} s",
+                    f"Task {status.task_id} of {status.action_id} is still {status.state.value} after {limit:g} s",
                     status=status,
                     object_id=status.task_id,
                 )
             await asyncio.sleep(interval if remaining is None else min(interval, remaining))
         log.info("%s", status.summary())
         if raise_on_failure:
-            raise_for_task(status)
+            raise_for_task(status, fail_on_partial=fail_on_partial)
         return status
 
     async def run_action(
@@ -436,13 +561,19 @@ class AnaplanAsyncClient:
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - public contract
         raise_on_failure: bool = True,
+        fail_on_partial: bool | None = None,
     ) -> TaskStatus | str:
-        """Start a task; with ``wait`` poll it to the end and return its status, else return its id."""
+        """Start a task; with ``wait`` poll it to the end and return its status, else return its id.
+
+        ``timeout``, ``raise_on_failure`` and ``fail_on_partial`` are those of :meth:`wait_for_task`
+        (checked before the task is started).
+        """
+        validate_seconds(timeout, "timeout", allow_none=True)
         task_id = await self.start_task(action_id, mapping_parameters)
         if not wait:
             return task_id
         return await self.wait_for_task(
-            action_id, task_id, timeout=timeout, raise_on_failure=raise_on_failure
+            action_id, task_id, timeout=timeout, raise_on_failure=raise_on_failure, fail_on_partial=fail_on_partial
         )
 
     async def upload_and_import(
@@ -558,13 +689,33 @@ class AnaplanAsyncClient:
         return written
 
 
-def raise_for_task(status: TaskStatus) -> None:
-    """Raise :class:`AnaplanTaskCancelledError` / :class:`AnaplanTaskFailedError` for a bad end."""
-    if status.state is TaskState.CANCELLED:
+def raise_for_task(status: TaskStatus, *, fail_on_partial: bool | None = None) -> None:
+    """Raise for a task that ended badly, by the one outcome rule (:meth:`TaskStatus.verdict`).
+
+    CANCELLED -> :class:`AnaplanTaskCancelledError`; COMPLETE without ``successful: true`` (false,
+    missing, odd: Anaplan gave no verdict), or with rejected rows when ``fail_on_partial`` ->
+    :class:`AnaplanTaskFailedError`. A success, an accepted partial load, or a task still running
+    returns None.
+    """
+    verdict = status.verdict(fail_on_partial=fail_on_partial)
+    if verdict.outcome is TaskOutcome.CANCELLED:
         raise AnaplanTaskCancelledError(
             f"{status.summary()} (cancelled)", status=status, object_id=status.task_id
         )
-    if status.state is TaskState.COMPLETE and status.successful is False:
-        messages = status.result.messages(3) if status.result else []
-        detail = f": {' | '.join(messages)}" if messages else ""
-        raise AnaplanTaskFailedError(f"{status.summary()}{detail}", status=status, object_id=status.task_id)
+    if verdict.outcome is TaskOutcome.RUNNING:
+        return
+    if not verdict.ok:
+        raise AnaplanTaskFailedError(f"{status.summary()}: {verdict.reason}", status=status, object_id=status.task_id)
+    if verdict.accepted_partial:
+        log.warning("Accepted with rejected rows (fail_on_partial=False): %s", verdict.reason)
+
+
+async def _scan_own(claims: StartClaims, intent: StartIntent) -> StartIntent | None:
+    """This intent as recorded in the store (a previous try may have claimed its task already)."""
+    text = (await asyncio.to_thread(claims.store.scan, intent.scope)).get(intent.id)
+    if not text:
+        return None
+    try:
+        return StartIntent.from_dict(json.loads(text))
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import ssl
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_anaplan.client.credentials import (
@@ -16,15 +17,22 @@ from airflow_provider_anaplan.client.credentials import (
 from airflow_provider_anaplan.client.http import RetryPolicy
 from airflow_provider_anaplan.client.ids import normalize_model_id, normalize_workspace_id
 from airflow_provider_anaplan.exceptions import AnaplanConfigError
+from airflow_provider_anaplan.validation import MIN_POLL_INTERVAL, MIN_TIMEOUT, validate_seconds
 
-__all__ = ["ClientConfig", "DEFAULT_API_URL", "DEFAULT_AUTH_URL", "DEFAULT_OAUTH_URL"]
+__all__ = [
+    "ClientConfig",
+    "DEFAULT_API_URL",
+    "DEFAULT_AUTH_URL",
+    "DEFAULT_OAUTH_URL",
+    "MIN_POLL_INTERVAL",
+    "MIN_TIMEOUT",
+    "validate_seconds",
+]
 
 DEFAULT_API_URL = "https://api.anaplan.com/2/0"
 DEFAULT_AUTH_URL = "https://auth.anaplan.com"
 DEFAULT_OAUTH_URL = "https://us1a.app.anaplan.com"
 MB = 1024 * 1024
-
-
 def _url(value: object, name: str) -> str:
     if not isinstance(value, str):
         raise AnaplanConfigError(f"{name} must be an http(s) URL string, got {type(value).__name__}")
@@ -37,19 +45,6 @@ def _url(value: object, name: str) -> str:
             f"{name} must not contain a query, fragment or user info, got {parts.scheme}://{parts.hostname}…"
         )
     return text
-
-
-def _number(
-    value: object, name: str, *, low: float, high: float | None = None, low_open: bool = False
-) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise AnaplanConfigError(f"{name} must be a number, got {value!r}")
-    bad_low = value <= low if low_open else value < low
-    if bad_low or (high is not None and value > high):
-        bound = f"> {low:g}" if low_open else f">= {low:g}"
-        rng = f"{bound} and <= {high:g}" if high is not None else bound
-        raise AnaplanConfigError(f"{name} must be {rng}, got {value!r}")
-    return float(value)
 
 
 def _int(value: object, name: str, low: int, high: int) -> int:
@@ -69,14 +64,22 @@ class ClientConfig:
     :param auth_url: authentication API base, default ``https://auth.anaplan.com``.
     :param oauth_url: OAuth base, default ``https://us1a.app.anaplan.com``.
     :param verify: verify TLS (bool), a CA bundle path that must exist, or an ``ssl.SSLContext``.
-    :param timeout: seconds per HTTP request (connect, read, write) — dormant models load slowly.
+    :param timeout: seconds per HTTP request (connect, read, write), >= 0.1 — dormant models load slowly.
     :param chunk_size_mb: upload chunk size, 1–50 MB (default 25).
     :param compression: gzip upload chunks (isal, in worker threads).
     :param max_concurrency: chunks in flight at once, 1–64 (default 4).
     :param retry: :class:`RetryPolicy`.
     :param token_refresh_lead: refresh the token this many seconds before it expires (at most half its
         lifetime, so a short-lived token is not refreshed on every request).
-    :param poll_interval: default seconds between task status polls (Anaplan asks for >= 5).
+    :param poll_interval: default seconds between task status polls, >= 0.1 (Anaplan asks for >= 5).
+    :param start_confirm_window: seconds to look for the task after a task POST failed ambiguously
+        (the request may or may not have created it; it is never sent twice), >= 1 (default 60).
+    :param coordination: where the processes of a deployment register task starts and file leases
+        (a :class:`~airflow_provider_anaplan.client.coordination.CoordinationStore`); default: this
+        process only. The Airflow hook passes one on Airflow Variables (the whole deployment).
+
+    Every interval and timeout is checked by :func:`validate_seconds`: a finite ``int``/``float`` (not a
+    ``bool``, not a string, not NaN or infinity) within its bounds.
     """
 
     credentials: Credentials
@@ -93,6 +96,8 @@ class ClientConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     token_refresh_lead: float = 300.0
     poll_interval: float = 5.0
+    start_confirm_window: float = 60.0
+    coordination: Any = None
 
     def __post_init__(self) -> None:
         def put(name: str, value: object) -> None:
@@ -121,15 +126,29 @@ class ClientConfig:
                 f"verify must be True/False, a CA bundle path or an SSLContext, got {verify!r}"
             )
         put("verify", verify)
-        put("timeout", _number(self.timeout, "timeout", low=0, low_open=True))
+        put("timeout", validate_seconds(self.timeout, "timeout", minimum=MIN_TIMEOUT, inclusive=True))
         _int(self.chunk_size_mb, "chunk_size_mb", 1, 50)
         if not isinstance(self.compression, bool):
             raise AnaplanConfigError(f"compression must be True or False, got {self.compression!r}")
         _int(self.max_concurrency, "max_concurrency", 1, 64)
         if not isinstance(self.retry, RetryPolicy):
             raise AnaplanConfigError(f"retry must be a RetryPolicy, got {type(self.retry).__name__}")
-        put("token_refresh_lead", _number(self.token_refresh_lead, "token_refresh_lead", low=0))
-        put("poll_interval", _number(self.poll_interval, "poll_interval", low=0, low_open=True))
+        put(
+            "token_refresh_lead",
+            validate_seconds(self.token_refresh_lead, "token_refresh_lead", minimum=0, inclusive=True),
+        )
+        put(
+            "start_confirm_window",
+            validate_seconds(self.start_confirm_window, "start_confirm_window", minimum=1.0, inclusive=True),
+        )
+        if self.coordination is not None and not all(
+            callable(getattr(self.coordination, name, None)) for name in ("put", "scan", "delete")
+        ):
+            raise AnaplanConfigError("coordination must be a CoordinationStore (put, scan, delete)")
+        put(
+            "poll_interval",
+            validate_seconds(self.poll_interval, "poll_interval", minimum=MIN_POLL_INTERVAL, inclusive=True),
+        )
 
     @property
     def chunk_size(self) -> int:

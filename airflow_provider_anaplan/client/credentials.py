@@ -18,13 +18,16 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from airflow_provider_anaplan.exceptions import AnaplanAuthError, AnaplanConfigError
+
+if TYPE_CHECKING:
+    from airflow_provider_anaplan.client.token_store import TokenStore
 
 __all__ = [
     "Secret",
@@ -228,7 +231,11 @@ class OAuthCredentials(Credentials):
     """An OAuth client id and refresh token (from the device grant: ``airflow-anaplan oauth-register``).
 
     :param rotatable: the refresh token is single-use; each refresh returns a new one.
-    :param on_rotate: called with the new refresh token right after each rotation, to persist it.
+    :param on_rotate: called with the new refresh token right after each rotation (after ``store``).
+    :param store: a :class:`~airflow_provider_anaplan.client.token_store.TokenStore` shared by every
+        process using this registration (see ``token_store.py``). With a rotatable token and more
+        than one process, it is what keeps the chain alive; without it the current token lives only in
+        this process's memory.
     """
 
     kind = "oauth"
@@ -240,6 +247,7 @@ class OAuthCredentials(Credentials):
         client_secret: str | Secret | None = None,
         rotatable: bool = False,
         on_rotate: Callable[[str], None] | None = None,
+        store: TokenStore | None = None,
     ) -> None:
         self.client_id = _text(client_id, "client_id").strip()
         self.refresh_token = Secret(_text(refresh_token, "refresh_token").strip())
@@ -248,8 +256,11 @@ class OAuthCredentials(Credentials):
             raise AnaplanConfigError(f"rotatable must be True or False, got {rotatable!r}")
         if on_rotate is not None and not callable(on_rotate):
             raise AnaplanConfigError("on_rotate must be a callable taking the new refresh token")
+        if store is not None and not (callable(getattr(store, "load", None)) and callable(getattr(store, "save", None))):
+            raise AnaplanConfigError("store must be a TokenStore (with load() and save())")
         self.rotatable = rotatable
         self.on_rotate = on_rotate
+        self.store = store
 
     def fingerprint(self) -> str:
         return self.fingerprint_for(self.refresh_token.get())

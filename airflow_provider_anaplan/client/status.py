@@ -1,4 +1,21 @@
-"""Task states and results, parsed tolerantly (unknown states and fields never crash)."""
+"""Task states and results, parsed tolerantly (unknown states and fields never crash).
+
+This module holds THE outcome rule of the provider (:meth:`TaskStatus.outcome`, :meth:`TaskStatus.verdict`):
+the client (``wait_for_task``, ``run_action``, ``raise_for_task``), the operators, the trigger and the
+sensor all call it, so they cannot disagree about a task.
+
+* COMPLETE is not success by itself (Anaplan documents that a COMPLETE task can have failed): it is
+  SUCCESS only when ``result.successful`` is true (``true`` or the string ``"true"``, any case);
+  ``false``/``"false"`` is FAILED, and a missing, null or odd ``successful`` (or no ``result`` at
+  all) is FAILED too — Anaplan gave no verdict, so success is not proven.
+* CANCELLED is CANCELLED, whatever its result says.
+* Every other state (NOT_STARTED, IN_PROGRESS, CANCELLING, states Anaplan may add) is RUNNING: keep
+  polling; a deadline bounds it.
+* ``fail_on_partial`` (the operators' option, also on ``wait_for_task``/``run_action``) refines a
+  COMPLETE verdict by row counts: True fails a successful task that rejected rows; False accepts a
+  task that Anaplan reports unsuccessful but that loaded rows (a partial load); None (the client's
+  default) keeps Anaplan's verdict alone.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["TaskState", "RowCounts", "TaskResult", "TaskStatus"]
+__all__ = ["TaskState", "TaskOutcome", "TaskVerdict", "RowCounts", "TaskResult", "TaskStatus", "parse_successful"]
 
 _COUNT_KEYS = {
     "successRowCount": "successful",
@@ -44,6 +61,51 @@ class TaskState(enum.StrEnum):
     @property
     def is_terminal(self) -> bool:
         return self in self.terminal()
+
+
+class TaskOutcome(enum.StrEnum):
+    """What a task status means for the caller (see the module docstring for the rule)."""
+
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    RUNNING = "running"
+
+    @property
+    def is_terminal(self) -> bool:
+        """The task will not change any more (success, failed or cancelled)."""
+        return self is not TaskOutcome.RUNNING
+
+    @property
+    def is_success(self) -> bool:
+        return self is TaskOutcome.SUCCESS
+
+
+@dataclass(frozen=True)
+class TaskVerdict:
+    """The outcome rule applied with a row policy.
+
+    ``ok``: the caller should treat the task as done well; ``outcome``: the base outcome;
+    ``reason``: why it is not ok, or what was accepted (rejected rows); ``accepted_partial``: ok only
+    because ``fail_on_partial`` is False.
+    """
+
+    outcome: TaskOutcome
+    ok: bool
+    reason: str = ""
+    accepted_partial: bool = False
+
+
+def parse_successful(value: Any) -> bool | None:
+    """``result.successful`` as a bool: ``True``/``False`` or ``"true"``/``"false"`` in any case
+    (surrounding spaces ignored); anything else (missing, null, other values) is None — no verdict."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "false"):
+            return text == "true"
+    return None
 
 
 def _int(value: Any) -> int | None:
@@ -108,11 +170,10 @@ class TaskResult:
             if isinstance(nested_raw, list)
             else []
         )
-        successful = payload.get("successful")
         object_id = payload.get("objectId")
         return cls(
             object_id=str(object_id) if object_id is not None else None,
-            successful=successful if isinstance(successful, bool) else None,
+            successful=parse_successful(payload.get("successful")),
             failure_dump_available=payload.get("failureDumpAvailable") is True,
             details=details,
             nested=nested,
@@ -191,14 +252,73 @@ class TaskStatus:
         return self.state.is_terminal
 
     @property
+    def outcome(self) -> TaskOutcome:
+        """THE outcome rule (module docstring): SUCCESS only for COMPLETE with ``successful`` true."""
+        if self.state is TaskState.CANCELLED:
+            return TaskOutcome.CANCELLED
+        if self.state is TaskState.COMPLETE:
+            return TaskOutcome.SUCCESS if self.successful is True else TaskOutcome.FAILED
+        return TaskOutcome.RUNNING
+
+    @property
     def is_success(self) -> bool:
         """COMPLETE and ``successful`` (COMPLETE can still be a failure)."""
-        return self.state is TaskState.COMPLETE and self.successful is True
+        return self.outcome is TaskOutcome.SUCCESS
 
     @property
     def is_failure(self) -> bool:
         """Terminal and not a success (COMPLETE with successful false/missing, or CANCELLED)."""
-        return self.is_terminal and not self.is_success
+        return self.outcome in (TaskOutcome.FAILED, TaskOutcome.CANCELLED)
+
+    @property
+    def no_verdict(self) -> bool:
+        """COMPLETE but Anaplan said nothing usable about success (``successful`` missing or odd)."""
+        return self.state is TaskState.COMPLETE and self.successful is None
+
+    def verdict(self, *, fail_on_partial: bool | None = None) -> TaskVerdict:
+        """:attr:`outcome` refined by a row policy.
+
+        * ``fail_on_partial=None`` (the client's default): Anaplan's verdict alone — ok only for SUCCESS.
+        * SUCCESS without rejected rows -> ok. SUCCESS with failed/ignored rows -> not ok when
+          ``fail_on_partial`` is True (the operators' default), ok when False (``accepted_partial``).
+        * FAILED -> not ok, unless ``fail_on_partial`` is False and some rows loaded (an accepted
+          partial load); a task that loaded nothing, or about which Anaplan gave no verdict, fails.
+        * CANCELLED -> not ok. RUNNING -> not ok (not finished).
+        """
+        outcome = self.outcome
+        if outcome is TaskOutcome.CANCELLED:
+            return TaskVerdict(outcome, False, "the task was cancelled")
+        if outcome is TaskOutcome.RUNNING:
+            return TaskVerdict(outcome, False, f"the task has not finished ({self.state.value})")
+        counts = self.counts
+        # Anaplan's ignored count includes the failed rows (plus blank ones): do not add them up.
+        rejected = max(counts.failed or 0, counts.ignored or 0)
+        rows = f"{rejected} row(s) rejected (failed {counts.failed or 0}, ignored {counts.ignored or 0})"
+        if outcome is TaskOutcome.SUCCESS:
+            if not rejected or fail_on_partial is None:
+                return TaskVerdict(outcome, True)
+            if fail_on_partial:
+                return TaskVerdict(outcome, False, f"{rows}; set fail_on_partial=False to accept partial loads")
+            return TaskVerdict(outcome, True, rows, accepted_partial=True)
+        if self.no_verdict:
+            got = "no result" if self.result is None else f"result.successful={self.raw_successful!r}"
+            return TaskVerdict(
+                outcome,
+                False,
+                f"Anaplan gave no verdict ({got}): a COMPLETE task is only a success when Anaplan reports "
+                "successful: true",
+            )
+        if fail_on_partial is False and (counts.successful or 0) > 0:
+            return TaskVerdict(outcome, True, f"{counts.successful} row(s) loaded, {rows}", accepted_partial=True)
+        messages = self.result.messages(3) if self.result else []
+        detail = f" ({'; '.join(messages)})" if messages else ""
+        return TaskVerdict(outcome, False, f"Anaplan reported the task as not successful{detail}")
+
+    @property
+    def raw_successful(self) -> Any:
+        """``result.successful`` exactly as Anaplan sent it (None when absent)."""
+        result = self.raw.get("result")
+        return result.get("successful") if isinstance(result, Mapping) else None
 
     @property
     def counts(self) -> RowCounts:
@@ -214,7 +334,10 @@ class TaskStatus:
         """One line for logs and error messages."""
         parts = [f"task {self.task_id} of {self.action_id}: {self.state.value}"]
         if self.state is TaskState.COMPLETE:
-            parts.append("successful" if self.successful else "NOT successful")
+            if self.successful is None:
+                parts.append("NOT successful (Anaplan gave no verdict)")
+            else:
+                parts.append("successful" if self.successful else "NOT successful")
         rows = self.counts.to_dict()
         if rows:
             parts.append("rows " + ", ".join(f"{k} {v}" for k, v in rows.items()))

@@ -4,12 +4,21 @@ Each ``AnaplanClient`` owns one event loop running in a daemon thread. Its metho
 that submit the async core's coroutine to that loop (``asyncio.run_coroutine_threadsafe``) and wait;
 async iterators come back as sync iterators. Nothing is implemented twice, and it works from any
 thread — with or without a running event loop of its own (e.g. inside an Airflow worker).
+
+Fork safety: a loop thread does not survive ``fork``. An ``AnaplanClient`` used in a forked child
+(``multiprocessing`` with the fork start method inside a task) notices the new process id and builds a
+fresh loop thread and a fresh async client (new connections, the child's own token cache) instead of
+submitting work to a loop that no longer runs there; the parent's loop is never touched from the child.
+A bare :class:`LoopThread` used in a child raises a clear ``RuntimeError``. Waits are bounded: a call
+whose loop thread stops or dies raises instead of waiting forever.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
+import os
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
@@ -17,10 +26,17 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 import httpx
 
+from airflow_provider_anaplan.client.blocking import blocked_in_sync_call
 from airflow_provider_anaplan.client.bulk import AnaplanAsyncClient
 from airflow_provider_anaplan.client.config import ClientConfig
 
 __all__ = ["AnaplanClient", "LoopThread", "run_sync"]
+
+log = logging.getLogger(__name__)
+#: seconds to wait for a new loop thread to start
+_START_TIMEOUT = 30.0
+#: how often a blocked caller checks that the loop thread is still alive (seconds)
+_LIVENESS_INTERVAL = 0.5
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -31,6 +47,7 @@ class LoopThread:
     """An event loop running forever in a daemon thread; run coroutines on it from other threads."""
 
     def __init__(self, name: str = "anaplan-client-loop") -> None:
+        self.pid = os.getpid()
         self.loop = loop = asyncio.new_event_loop()
         ready = threading.Event()
 
@@ -41,20 +58,53 @@ class LoopThread:
 
         self.thread = threading.Thread(target=main, name=name, daemon=True)
         self.thread.start()
-        ready.wait()
-        self._finalizer = weakref.finalize(self, _stop_loop, self.loop, self.thread)
+        if not ready.wait(_START_TIMEOUT):
+            loop.call_soon_threadsafe(loop.stop)
+            raise RuntimeError(f"The Anaplan client's event-loop thread did not start within {_START_TIMEOUT:g} s")
+        self._finalizer = weakref.finalize(self, _stop_loop, self.loop, self.thread, self.pid)
+
+    @property
+    def forked(self) -> bool:
+        """True in a child process forked after this loop thread started (it does not run there)."""
+        return os.getpid() != self.pid
+
+    def abandon(self) -> None:
+        """In a forked child: forget the parent's loop without touching it (it is shared state)."""
+        self._finalizer.detach()
 
     def run(self, coro: Awaitable[T]) -> T:
-        """Run ``coro`` on the loop thread and block until it finishes (Ctrl-C cancels it)."""
+        """Run ``coro`` on the loop thread and block until it finishes (Ctrl-C cancels it).
+
+        :raises RuntimeError: called from the loop thread itself, after :meth:`close`, in a forked child
+            (the thread does not exist there), or when the loop stops or dies while the call waits.
+        """
+        if self.forked:
+            _close_coroutine(coro)
+            raise RuntimeError(
+                "This Anaplan event-loop thread belongs to the parent process (used in a forked child); "
+                "create a new client in the child"
+            )
         if threading.current_thread() is self.thread:
+            _close_coroutine(coro)
             raise RuntimeError(
                 "AnaplanClient called from its own event-loop thread (e.g. in on_rotate); use the async client"
             )
-        if not self.loop.is_running():
+        if not self.loop.is_running() or not self.thread.is_alive():
+            _close_coroutine(coro)
             raise RuntimeError("This AnaplanClient is closed")
         future = asyncio.run_coroutine_threadsafe(_as_coroutine(coro), self.loop)
         try:
-            return future.result()
+            with blocked_in_sync_call():
+                while True:
+                    try:
+                        return future.result(timeout=_LIVENESS_INTERVAL)
+                    except TimeoutError:
+                        if future.done():
+                            raise  # the coroutine itself raised TimeoutError
+                        if not self.thread.is_alive() or not self.loop.is_running():
+                            raise RuntimeError(
+                                "The Anaplan client's event loop stopped while a call was waiting for it"
+                            ) from None
         except BaseException:
             future.cancel()
             raise
@@ -78,7 +128,9 @@ class LoopThread:
         self._finalizer()
 
 
-def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread, pid: int) -> None:
+    if os.getpid() != pid:
+        return  # a forked child: the loop (and its selector) belong to the parent; never touch them
     if loop.is_running():
         loop.call_soon_threadsafe(loop.stop)
         if threading.current_thread() is not thread:
@@ -89,6 +141,13 @@ def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> Non
 
 async def _as_coroutine(awaitable: Awaitable[T]) -> T:
     return await awaitable
+
+
+def _close_coroutine(awaitable: Awaitable[Any]) -> None:
+    """Close a coroutine that will never run (no "was never awaited" warning)."""
+    close = getattr(awaitable, "close", None)
+    if callable(close):
+        close()
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -117,11 +176,12 @@ class _Blocking(Generic[P, R]):
     def __get__(self, obj: AnaplanClient | None, owner: type) -> Any:
         if obj is None:
             return self
-        target = getattr(obj.async_client, self.name)
+        name = self.name
 
         @functools.wraps(self.method)
         def call(*args: Any, **kwargs: Any) -> R:
-            return obj._runner.run(target(*args, **kwargs))
+            runner = obj._runner  # first: after a fork it rebuilds the async client
+            return runner.run(getattr(obj.async_client, name)(*args, **kwargs))
 
         return call
 
@@ -143,11 +203,12 @@ class _Streaming(Generic[P, T]):
     def __get__(self, obj: AnaplanClient | None, owner: type) -> Any:
         if obj is None:
             return self
-        target = getattr(obj.async_client, self.name)
+        name = self.name
 
         @functools.wraps(self.method)
         def call(*args: Any, **kwargs: Any) -> Iterator[T]:
-            return obj._runner.iterate(target(*args, **kwargs))
+            runner = obj._runner  # first: after a fork it rebuilds the async client
+            return runner.iterate(getattr(obj.async_client, name)(*args, **kwargs))
 
         return call
 
@@ -166,7 +227,40 @@ class AnaplanClient:
     def __init__(self, config: ClientConfig, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.async_client = AnaplanAsyncClient(config, transport=transport)
         self.config = config
-        self._runner = LoopThread()
+        self._transport = transport
+        self._loop_thread = LoopThread()
+        self._closed = False
+        self._fork_guard = threading.Lock()
+
+    @property
+    def _runner(self) -> LoopThread:
+        """The loop thread of this process (rebuilt, with a new async client, in a forked child)."""
+        runner = self._loop_thread
+        if runner.forked and not self._closed:
+            runner = self._after_fork()
+        return runner
+
+    def _after_fork(self) -> LoopThread:
+        # A lock copied through fork may look held forever: the child uses a fresh one (bounded wait).
+        guard = self._fork_guard
+        if not guard.acquire(timeout=_START_TIMEOUT):
+            raise RuntimeError("Timed out preparing the Anaplan client in a forked child")
+        try:
+            old = self._loop_thread
+            if not old.forked:
+                return old  # another thread of the child did it
+            if self._transport is not None:
+                raise RuntimeError(
+                    "This AnaplanClient was created with a custom transport in the parent process; its "
+                    "connections cannot be shared with a forked child: create a new client in the child"
+                )
+            old.abandon()  # the parent's loop, connections and token entry stay the parent's
+            log.info("AnaplanClient used in a forked child process (pid %d): starting a fresh loop", os.getpid())
+            self.async_client = AnaplanAsyncClient(self.config)
+            self._loop_thread = LoopThread()
+            return self._loop_thread
+        finally:
+            guard.release()
 
     def __enter__(self) -> AnaplanClient:
         return self
@@ -175,12 +269,19 @@ class AnaplanClient:
         self.close()
 
     def close(self) -> None:
-        """Close connections and stop the loop thread."""
-        if self._runner.loop.is_running():
+        """Close connections and stop the loop thread (in a forked child that never used this client:
+        only forget the parent's)."""
+        runner = self._loop_thread
+        if runner.forked:
+            runner.abandon()
+            self._closed = True
+            return
+        self._closed = True
+        if runner.loop.is_running() and runner.thread.is_alive():
             try:
-                self._runner.run(self.async_client.aclose())
+                runner.run(self.async_client.aclose())
             finally:
-                self._runner.close()
+                runner.close()
 
     list_workspaces = _Blocking(A.list_workspaces)
     list_models = _Blocking(A.list_models)
@@ -198,6 +299,9 @@ class AnaplanClient:
     upload_file = _Blocking(A.upload_file)
     upload_file_stream = _Blocking(A.upload_file_stream)
     get_file = _Blocking(A.get_file)
+    resolve_start = _Blocking(A.resolve_start)
+    acquire_file_lease = _Blocking(A.acquire_file_lease)
+    release_file_lease = _Blocking(A.release_file_lease)
     download_file = _Blocking(A.download_file)
     get_file_stream = _Streaming(A.get_file_stream)
     list_tasks = _Blocking(A.list_tasks)

@@ -22,16 +22,19 @@ from airflow_provider_anaplan.client.auth import Token, authenticate, oauth_refr
 from airflow_provider_anaplan.client.config import ClientConfig
 from airflow_provider_anaplan.client.credentials import OAuthCredentials, Secret
 from airflow_provider_anaplan.client.http import HttpSession
-from airflow_provider_anaplan.exceptions import AnaplanAuthError, AnaplanError
+from airflow_provider_anaplan.client.token_store import MachineLock, TokenState, TokenStore, writer_id
+from airflow_provider_anaplan.exceptions import AnaplanAuthError, AnaplanError, AnaplanReauthorizationRequired
 
 __all__ = ["TokenCache", "TokenEntry", "TokenManager", "TOKEN_CACHE", "clear_token_cache", "on_new_token"]
 
 log = logging.getLogger(__name__)
+#: refreshes lost in a row to other processes before giving up
+_MAX_RACE_ROUNDS = 5
 _LISTENERS: list[Callable[[str], None]] = []
 
 
 def on_new_token(callback: Callable[[str], None]) -> Callable[[], None]:
-    """Call ``callback(token_value)`` whenever this process obtains a new access token.
+    """Call ``callback(value)`` whenever this process obtains a new access or refresh token.
 
     For log maskers (e.g. Airflow's ``mask_secret``). Registering the same callback twice is a no-op;
     a failing callback is logged (by exception type only) and ignored. Returns an unregister function.
@@ -47,9 +50,14 @@ def on_new_token(callback: Callable[[str], None]) -> Callable[[], None]:
 
 
 def _announce(token: Token) -> None:
+    _announce_secret(token.value)
+
+
+def _announce_secret(value: str) -> None:
+    """Hand a secret this process just learned (access or refresh token) to every listener."""
     for callback in list(_LISTENERS):
         try:
-            callback(token.value)
+            callback(value)
         except Exception as exc:
             log.warning("A token listener failed (%s)", type(exc).__name__)
 
@@ -61,6 +69,8 @@ class TokenEntry:
         self.key = key
         self.token: Token | None = None
         self.refresh_token: str | None = None  # current OAuth refresh token once rotated
+        self.rejected: str | None = None  # the last access token the API answered 401 to
+        self.rejected_at = 0.0
         self.refreshing = False
         self.lock = threading.Lock()
         self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
@@ -142,6 +152,11 @@ class TokenManager:
         """The API refused ``handle`` (a :class:`Token`): drop it unless someone already replaced it."""
         entry = self._entry
         current = entry.token
+        if isinstance(handle, Token):
+            # Never take that token, or one issued before this refusal, back from a shared store: the
+            # server may have revoked every token it had issued (logout, expiry, clock trouble).
+            entry.rejected = handle.value
+            entry.rejected_at = time.time()
         if current is not None and isinstance(handle, Token) and current.value == handle.value:
             entry.token = None
 
@@ -199,21 +214,189 @@ class TokenManager:
         return await authenticate(self._session, self._url, creds)  # type: ignore[arg-type]
 
     async def _oauth_refresh(self, entry: TokenEntry, creds: OAuthCredentials) -> Token:
-        old = entry.refresh_token or creds.refresh_token.get()
+        store = creds.store
+        if store is None:
+            token, _ = await self._oauth_grant(entry, creds, entry.refresh_token or creds.refresh_token.get())
+            return token
+        lock = MachineLock(f"{store.name}:{self._key(creds.fingerprint())}")
+        held = await asyncio.to_thread(lock.acquire, self._config.timeout)
+        try:
+            return await self._oauth_refresh_shared(entry, creds, store)
+        finally:
+            if held:
+                await asyncio.to_thread(lock.release)
+
+    async def _oauth_refresh_shared(
+        self, entry: TokenEntry, creds: OAuthCredentials, store: TokenStore
+    ) -> Token:
+        """Refresh through the shared store: use a token another process already obtained, else
+        refresh with the current stored refresh token; a lost race re-reads the store."""
+        state = await self._load_state(store)
+        if state is not None:
+            self._adopt(entry, creds, state)
+            shared = _token_from_state(state)
+            if (
+                shared is not None
+                and _trusted(entry, shared)
+                and not shared.due(self._config.token_refresh_lead)
+            ):
+                log.debug("Using the Anaplan access token another process obtained (%s)", state.writer)
+                return shared
+        used = entry.refresh_token or creds.refresh_token.get()
+        for _ in range(_MAX_RACE_ROUNDS):
+            try:
+                token, new = await self._oauth_grant(entry, creds, used)
+            except AnaplanReauthorizationRequired as refused:
+                newer = await self._await_newer(store, used)
+                if newer is None:
+                    raise AnaplanReauthorizationRequired(
+                        f"{refused} (no newer refresh token appeared in the shared token store {store.name} "
+                        f"within {self._race_wait():.0f} s)",
+                        status_code=refused.status_code,
+                        anaplan_message=refused.anaplan_message,
+                        method=refused.method,
+                        path=refused.path,
+                    ) from None
+                log.info(
+                    "Another process (%s) refreshed the Anaplan OAuth token first; using its tokens",
+                    newer.writer or "unknown",
+                )
+                self._adopt(entry, creds, newer)
+                shared = _token_from_state(newer)
+                if shared is not None and _trusted(entry, shared) and shared.usable():
+                    return shared
+                used = newer.refresh_token
+                continue
+            state = TokenState(
+                refresh_token=new or used,
+                access_token=token.value,
+                expires_at=token.expires_at,
+                issued_at=token.issued_at,
+                updated_at=time.time(),
+                writer=writer_id(),
+            )
+            await self._save_state(store, state)
+            if new and new != used:
+                await _rotated(creds, new)
+            return token
+        raise AnaplanReauthorizationRequired(
+            f"Anaplan OAuth refresh for client {creds.client_id}: lost {_MAX_RACE_ROUNDS} refresh races in a "
+            "row; the tokens in the shared store keep being spent before they can be used"
+        )
+
+    def _race_wait(self) -> float:
+        return max(10.0, min(60.0, self._config.timeout))
+
+    async def _load_state(self, store: TokenStore) -> TokenState | None:
+        for attempt in range(1, 4):
+            try:
+                return await asyncio.to_thread(store.load)
+            except Exception as exc:
+                if attempt == 3:
+                    log.warning(
+                        "Reading the shared Anaplan token store %s failed (%s); using this process's tokens",
+                        store.name,
+                        type(exc).__name__,
+                    )
+                    return None
+                await asyncio.sleep(0.2 * attempt)
+        return None
+
+    async def _await_newer(self, store: TokenStore, used: str) -> TokenState | None:
+        """After a refusal: wait (bounded) for another process to publish the successor of ``used``."""
+        deadline = time.monotonic() + self._race_wait()
+        delay = 0.1
+        while True:
+            state = await self._load_state(store)
+            if state is not None and state.refresh_token != used:
+                return state
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(delay)
+            delay = min(1.0, delay * 2)
+
+    async def _save_state(self, store: TokenStore, state: TokenState) -> None:
+        """Publish a new state; a store that fails is retried (the previous token is already spent)."""
+        attempts = 6
+        for attempt in range(1, attempts + 1):
+            try:
+                await asyncio.to_thread(store.save, state)
+                if attempt > 1:
+                    log.info(
+                        "Stored the rotated Anaplan OAuth tokens in %s after %d attempts", store.name, attempt
+                    )
+                return
+            except Exception as exc:
+                if attempt == attempts:
+                    log.error(
+                        "Storing the rotated Anaplan OAuth refresh token in %s failed %d times (%s): only "
+                        "this process holds it now; other processes will fail to refresh until it is stored",
+                        store.name,
+                        attempts,
+                        type(exc).__name__,
+                    )
+                    return
+                delay = min(5.0, 0.25 * 2 ** (attempt - 1))
+                log.warning(
+                    "Storing the rotated Anaplan OAuth tokens in %s failed (%s); retry %d/%d in %.1f s",
+                    store.name,
+                    type(exc).__name__,
+                    attempt,
+                    attempts - 1,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+
+    def _adopt(self, entry: TokenEntry, creds: OAuthCredentials, state: TokenState) -> None:
+        """Make ``state`` this process's current refresh token (and its access token, if newer)."""
+        if state.access_token:
+            _announce_secret(state.access_token)
+        if state.refresh_token != (entry.refresh_token or creds.refresh_token.get()):
+            _announce_secret(state.refresh_token)
+            entry.refresh_token = state.refresh_token
+            creds.refresh_token = Secret(state.refresh_token)
+            self._cache.alias(self._key(creds.fingerprint_for(state.refresh_token)), entry)
+
+    async def _oauth_grant(
+        self, entry: TokenEntry, creds: OAuthCredentials, old: str
+    ) -> tuple[Token, str | None]:
+        """One refresh grant with ``old``; records and reports a rotation."""
         token, new = await oauth_refresh(self._session, self._url, creds, old)
         if new and new != old:
+            _announce_secret(new)
             entry.refresh_token = new
             creds.refresh_token = Secret(new)
             self._cache.alias(self._key(creds.fingerprint_for(new)), entry)
-            if creds.on_rotate is not None:
-                try:  # persist right away: the old refresh token is already dead
-                    await asyncio.to_thread(creds.on_rotate, new)
-                except Exception as exc:  # never let the token reach a log line
-                    log.error(
-                        "on_rotate failed (%s): the new OAuth refresh token was NOT persisted; "
-                        "it is only held in memory by this process",
-                        type(exc).__name__,
-                    )
-            elif creds.rotatable:
-                log.warning("The OAuth refresh token rotated but no on_rotate callback persists it")
-        return token
+            if creds.store is None:
+                await _rotated(creds, new)
+        return token, new
+
+
+async def _rotated(creds: OAuthCredentials, new: str) -> None:
+    """Tell ``on_rotate`` (after the shared store, if any, has the new token)."""
+    if creds.on_rotate is not None:
+        try:
+            await asyncio.to_thread(creds.on_rotate, new)
+        except Exception as exc:  # never let the token reach a log line
+            log.error("on_rotate failed (%s) for the new OAuth refresh token", type(exc).__name__)
+    elif creds.rotatable and creds.store is None:
+        log.warning(
+            "The OAuth refresh token rotated and no token store shares it: other processes using this "
+            "registration will fail to refresh"
+        )
+
+
+def _trusted(entry: TokenEntry, token: Token) -> bool:
+    """A shared access token is usable unless the API refused it, or refused one issued after it."""
+    return token.value != entry.rejected and token.issued_at > entry.rejected_at
+
+
+def _token_from_state(state: TokenState) -> Token | None:
+    if not state.access_token:
+        return None
+    return Token(
+        value=state.access_token,
+        scheme="Bearer",
+        expires_at=state.expires_at,
+        issued_at=state.issued_at or state.updated_at,
+    )

@@ -4,14 +4,23 @@ Memory stays near ``chunk_size × (max_concurrency + 2)`` whatever the file size
 one chunk at a time, at most ``max_concurrency`` chunks are being compressed/sent, and downloads keep
 a bounded window of chunks fetched ahead while yielding them in order.
 
-Upload sources (no ambiguity between content and paths):
+Upload sources — one rule at every layer (client, hooks, operators), decided by :func:`resolve_source`:
 
+* ``str`` — always a **path**, never content: a local path (``~`` expanded; it must exist), or a URI.
+  ``file://…`` is a local path; other schemes (``s3://…``) need an opener: the hooks and operators
+  turn them into Airflow ``ObjectStoragePath`` objects, the bare client refuses them clearly;
 * ``bytes`` / ``bytearray`` / ``memoryview`` — the content;
-* ``str`` — the content, encoded as UTF-8 (a ``str`` is never taken as a path);
+* :class:`Content` — explicit in-memory content, e.g. ``Content("text")`` (encoded as UTF-8) or
+  ``Content(text, encoding="latin-1")``;
 * ``os.PathLike`` (e.g. ``pathlib.Path``) — a local file to read;
 * an object with ``.open("rb")`` but no ``.read`` (e.g. Airflow's ``ObjectStoragePath``);
 * a binary file object (``.read`` returning bytes);
-* a sync or async iterable of ``bytes``/``str`` (str items encoded as UTF-8).
+* a sync or async iterable of ``bytes``/``str`` chunks (str items encoded as UTF-8).
+
+Download destinations follow the same rule (:func:`resolve_destination`): a ``str`` is a local path or
+a URI. Every download is atomic: it is written to a temporary sibling (local file or object) that is
+renamed onto the destination only when complete, so a failed download never leaves a truncated file
+and never touches a file already at the destination.
 
 Chunks are cut on bytes, so multi-byte characters split across chunk boundaries arrive intact.
 """
@@ -30,15 +39,26 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from isal import igzip_lib
 
 from airflow_provider_anaplan.client.http import HttpSession
 from airflow_provider_anaplan.exceptions import AnaplanConfigError, AnaplanError, AnaplanUploadError
 
-__all__ = ["upload", "iter_chunks", "write_stream", "open_source", "compress", "executor"]
+__all__ = [
+    "Content",
+    "upload",
+    "iter_chunks",
+    "write_stream",
+    "open_source",
+    "resolve_source",
+    "resolve_destination",
+    "compress",
+    "executor",
+]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +102,93 @@ async def _in_pool(fn: Callable[[bytes], bytes], data: bytes) -> bytes:
 # Sources
 
 
+@dataclass(frozen=True)
+class Content:
+    """Explicit in-memory upload content (a plain ``str`` is a path, never content).
+
+    ``Content(b"...")`` or ``Content("text")`` (encoded with ``encoding``, default UTF-8).
+    """
+
+    data: bytes | bytearray | memoryview | str
+    encoding: str = "utf-8"
+
+    def to_bytes(self) -> bytes:
+        """The content as bytes (:class:`AnaplanConfigError` if the text cannot be encoded)."""
+        if isinstance(self.data, str):
+            return _encode(self.data, "the Content text", self.encoding)
+        if isinstance(self.data, (bytes, bytearray, memoryview)):
+            return bytes(self.data)
+        raise AnaplanConfigError(f"Content needs bytes or str, got {type(self.data).__name__}")
+
+    def __repr__(self) -> str:  # never dump a whole file into a log line
+        size = len(self.data) if isinstance(self.data, str) else memoryview(self.data).nbytes
+        return f"Content({type(self.data).__name__}, {size} {'characters' if isinstance(self.data, str) else 'bytes'})"
+
+
+def _uri_scheme(text: str) -> str | None:
+    """``"s3"`` for ``"s3://bucket/key"``; None for a plain path (also ``C:\\…`` on Windows)."""
+    if "://" not in text:
+        return None
+    scheme = text.split("://", 1)[0]
+    return scheme.lower() if len(scheme) > 1 and scheme.replace("+", "").replace("-", "").isalnum() else None
+
+
+def _local_from_str(text: str, what: str) -> Path:
+    if not text.strip():
+        raise AnaplanConfigError(f"{what} path must not be empty")
+    if _uri_scheme(text) == "file":
+        parts = urlsplit(text)
+        if parts.netloc not in ("", "localhost"):
+            raise AnaplanConfigError(f"{what} {text!r}: a file:// URI must name a local file (file:///path)")
+        return Path(unquote(parts.path))
+    return Path(text).expanduser()
+
+
+def _from_str(text: str, what: str, uri: Callable[[str], Any] | None) -> Any:
+    scheme = _uri_scheme(text)
+    if scheme is not None and uri is not None:
+        return uri(text)
+    if scheme is not None and scheme != "file":
+        raise AnaplanConfigError(
+            f"{what} {text!r} is an object-storage URI: pass an Airflow ObjectStoragePath (or any object "
+            "with .open()), or use the Anaplan hook/operators, which accept URIs as strings"
+        )
+    return _local_from_str(text, what)
+
+
+def resolve_source(value: object, *, uri: Callable[[str], Any] | None = None) -> object:
+    """THE rule for what an upload source is (see the module docstring); used by the client, the hooks
+    and the operators so a ``str`` means the same thing everywhere.
+
+    A ``str`` is a path: a URI is given to ``uri`` (the hooks pass ``ObjectStoragePath``) or, for
+    ``file://`` or without a scheme, becomes a local ``Path`` that must exist and be a file. Any other
+    value is returned unchanged (checked when opened).
+
+    :raises AnaplanConfigError: a missing local file, a directory, an empty path, or a URI the caller
+        cannot open.
+    """
+    if not isinstance(value, str):
+        return value
+    resolved = _from_str(value, "Upload source", uri)
+    if isinstance(resolved, Path):
+        if not resolved.exists():
+            raise AnaplanConfigError(
+                f"Upload source file {resolved} does not exist (a str source is a path; pass bytes or "
+                "Content(...) to upload in-memory content)"
+            )
+        if resolved.is_dir():
+            raise AnaplanConfigError(f"Upload source {resolved} is a directory, not a file")
+    return resolved
+
+
+def resolve_destination(value: object, *, uri: Callable[[str], Any] | None = None) -> object:
+    """The same rule for download destinations: a ``str`` is a local path (``file://`` allowed) or a
+    URI given to ``uri``; any other value is returned unchanged."""
+    if not isinstance(value, str):
+        return value
+    return _from_str(value, "Download destination", uri)
+
+
 @dataclass
 class Source:
     """A prepared upload source: its chunks, total size when known, and a closer."""
@@ -104,13 +211,16 @@ def _as_bytes(item: object, where: str) -> bytes:
     raise AnaplanConfigError(f"{where} yielded {type(item).__name__}; items must be bytes or str")
 
 
-def _encode(text: str, where: str) -> bytes:
+def _encode(text: str, where: str, encoding: str = "utf-8") -> bytes:
     try:
-        return text.encode("utf-8")
+        return text.encode(encoding)
+    except LookupError:
+        raise AnaplanConfigError(f"{where}: unknown encoding {encoding!r}") from None
     except UnicodeEncodeError as exc:
         raise AnaplanConfigError(
-            f"{where} cannot be encoded as UTF-8 (character {exc.object[exc.start : exc.end]!r} at position "
-            f"{exc.start}: {exc.reason}); pass bytes to upload another encoding"
+            f"{where} cannot be encoded as {encoding.upper() if encoding == 'utf-8' else encoding} (character "
+            f"{exc.object[exc.start : exc.end]!r} at position {exc.start}: {exc.reason}); pass bytes to "
+            "upload another encoding"
         ) from None
 
 
@@ -216,10 +326,11 @@ def _closer(f: Any) -> Callable[[], Awaitable[None]]:
 
 
 async def open_source(source: object, chunk_size: int) -> Source:
-    """Prepare any supported upload source (see the module docstring)."""
-    if isinstance(source, str):
-        data = _encode(source, "the str content")
-        return Source(_memory_chunks(data, chunk_size), len(data), "str content", _noop)
+    """Prepare any supported upload source (see the module docstring; a ``str`` is a path)."""
+    source = resolve_source(source)
+    if isinstance(source, Content):
+        data = source.to_bytes()
+        return Source(_memory_chunks(data, chunk_size), len(data), "Content", _noop)
     if isinstance(source, (bytes, bytearray, memoryview)):
         size = memoryview(source).nbytes
         return Source(_memory_chunks(source, chunk_size), size, "bytes content", _noop)
@@ -251,8 +362,9 @@ async def open_source(source: object, chunk_size: int) -> Source:
         pieces = _sync_pieces(iter(source), chunk_size, "the iterable")  # type: ignore[call-overload]
         return Source(_rechunk(pieces, chunk_size), None, "iterable", _noop)
     raise AnaplanConfigError(
-        f"Cannot upload a {type(source).__name__}: give bytes, str (content), a pathlib.Path, an object "
-        "with .open('rb'), a binary file object, or an iterable of bytes/str"
+        f"Cannot upload a {type(source).__name__}: give bytes or Content(...) (content), a str or "
+        "pathlib.Path (a file path), an object with .open('rb'), a binary file object, or an iterable of "
+        "bytes/str chunks"
     )
 
 
@@ -512,17 +624,20 @@ async def iter_chunks(
 
 
 def _is_local(destination: object) -> bool:
-    return isinstance(destination, (str, PurePath)) or (
+    return isinstance(destination, PurePath) or (
         isinstance(destination, os.PathLike) and not hasattr(destination, "open")
     )
 
 
 async def write_stream(chunks: AsyncIterator[bytes], destination: object) -> int:
-    """Write ``chunks`` to ``destination`` and return the byte count.
+    """Write ``chunks`` to ``destination`` atomically and return the byte count.
 
-    A local path (``str`` or ``os.PathLike``) is written to a temporary file beside it and renamed
-    when complete; an object with ``.open("wb")`` (``ObjectStoragePath``) is written directly.
+    ``destination``: a ``str`` (a local path or ``file://`` URI, see :func:`resolve_destination`), an
+    ``os.PathLike``, or an object with ``.open("wb")`` (``ObjectStoragePath``). The data goes to a
+    temporary sibling that replaces the destination only when complete; on any failure the temporary
+    is deleted and a file already at the destination is left untouched.
     """
+    destination = resolve_destination(destination)
     if _is_local(destination):
         path, tmp = await asyncio.to_thread(_local_target, destination)
         f = await asyncio.to_thread(open, tmp, "wb")
@@ -539,12 +654,63 @@ async def write_stream(chunks: AsyncIterator[bytes], destination: object) -> int
         raise AnaplanConfigError(
             f"Download destination must be a path or an object with .open('wb'), got {type(destination).__name__}"
         )
-    f = await asyncio.to_thread(destination.open, "wb")
+    return await _write_object(chunks, destination)
+
+
+def _object_temp(destination: Any) -> Any | None:
+    """A temporary sibling of an object destination, or None when the object cannot be renamed."""
+    parent, name = getattr(destination, "parent", None), getattr(destination, "name", None)
+    if parent is None or not name or not callable(getattr(destination, "rename", None)):
+        return None
+    try:
+        return parent / f".{name}.{secrets.token_hex(4)}.part"
+    except TypeError:
+        return None
+
+
+async def _write_object(chunks: AsyncIterator[bytes], destination: Any) -> int:
+    """Object storage: write a temporary sibling, then rename it onto ``destination`` (object stores
+    copy then delete: the destination never holds a partial object)."""
+    if await asyncio.to_thread(_is_dir, destination):
+        raise AnaplanConfigError(f"Download destination {destination} is a directory; give a file path")
+    tmp = _object_temp(destination)
+    target = destination if tmp is None else tmp
+    if tmp is None:
+        log.warning("Download destination %s cannot be renamed: writing it in place (not atomic)", destination)
+    f = await asyncio.to_thread(target.open, "wb")
     try:
         written = await _write_all(chunks, f)
-    finally:
         await asyncio.to_thread(f.close)
-    return written
+        if tmp is not None:
+            await asyncio.to_thread(tmp.rename, destination)
+        return written
+    except BaseException:
+        await asyncio.to_thread(_close_quietly, f)
+        await asyncio.to_thread(_remove_object, target)  # the temporary, or the partial object
+        raise
+
+
+def _is_dir(obj: Any) -> bool:
+    try:
+        return bool(obj.is_dir())
+    except Exception:
+        return False
+
+
+def _close_quietly(f: Any) -> None:
+    try:
+        f.close()
+    except Exception:
+        log.debug("Closing a partial download failed", exc_info=True)
+
+
+def _remove_object(obj: Any) -> None:
+    try:
+        obj.unlink()
+    except FileNotFoundError:
+        pass
+    except Exception as exc:
+        log.warning("Could not delete the partial download %s (%s)", obj, exc)
 
 
 async def _write_all(chunks: AsyncIterator[bytes], f: Any) -> int:

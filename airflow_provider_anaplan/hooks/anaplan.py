@@ -13,7 +13,6 @@ client for their parameters.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,7 +23,6 @@ from urllib.parse import urlencode
 from airflow.sdk import BaseHook
 
 from airflow_provider_anaplan.hooks.connection import build_client_config, load_extras, mask
-from airflow_provider_anaplan.hooks.tokens import current_refresh_token, persist_refresh_token
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -56,6 +54,9 @@ DELEGATED_METHODS: tuple[str, ...] = (
     "get_file",
     "download_file",
     "start_task",
+    "resolve_start",
+    "acquire_file_lease",
+    "release_file_lease",
     "get_task_status",
     "list_tasks",
     "cancel_task",
@@ -69,6 +70,42 @@ DELEGATED_METHODS: tuple[str, ...] = (
 DELEGATED_STREAMS: tuple[str, ...] = ("get_file_stream", "get_import_dump_stream", "get_process_dump_stream")
 
 DEFAULT_APP_URL = "https://us1a.app.anaplan.com"
+
+#: Delegated methods taking a source or destination: name -> (positional index, keyword, kind).
+PATH_ARGUMENTS: dict[str, tuple[int, str, str]] = {
+    "upload_file": (1, "source", "source"),
+    "upload_file_stream": (1, "content", "source"),
+    "upload_and_import": (1, "content", "source"),
+    "download_file": (1, "destination", "destination"),
+    "export_and_download": (1, "destination", "destination"),
+}
+
+
+def resolve_path_argument(value: Any, kind: str = "source") -> Any:
+    """The client's one source/destination rule, with object-storage URIs allowed.
+
+    A ``str`` is a path: ``s3://…``/``gs://…``/``file://…`` become ``ObjectStoragePath``, anything else
+    a local path (a missing upload source is an ``AnaplanConfigError``); bytes and ``Content(...)`` are
+    content. Used by both hooks and by the operators, so a ``str`` means the same thing everywhere.
+    """
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_anaplan.client.transfer import resolve_destination, resolve_source
+
+    resolve = resolve_source if kind == "source" else resolve_destination
+    return resolve(value, uri=ObjectStoragePath)
+
+
+def _resolve_paths(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    spec = PATH_ARGUMENTS.get(name)
+    if spec is None:
+        return args, kwargs
+    index, keyword, kind = spec
+    if len(args) > index:
+        args = (*args[:index], resolve_path_argument(args[index], kind), *args[index + 1 :])
+    elif keyword in kwargs:
+        kwargs = {**kwargs, keyword: resolve_path_argument(kwargs[keyword], kind)}
+    return args, kwargs
 
 
 def _mask_token(value: str) -> None:
@@ -97,6 +134,12 @@ def model_url(app_url: str | None, workspace_id: str | None, model_id: str | Non
     return f"{base}/anaplan/framework.jsp?{query}"
 
 
+@functools.cache
+def _deployment_coordination(factory: Callable[[], Any]) -> Any:
+    """One coordination store per process (start claims and file leases of the whole deployment)."""
+    return factory()
+
+
 class _AnaplanHookBase(BaseHook):
     conn_name_attr = "anaplan_conn_id"
     default_conn_name = "anaplan_default"
@@ -120,17 +163,17 @@ class _AnaplanHookBase(BaseHook):
         self.retry = retry
         self.poll_interval = poll_interval
 
-    def _config_from(self, conn: Connection, on_rotate: Callable[[str, str], None]) -> ClientConfig:
-        """Validated client options from ``conn`` (secrets masked as soon as read)."""
+    def _config_from(self, conn: Connection) -> ClientConfig:
+        """Validated client options from ``conn`` (secrets masked as soon as read).
+
+        A rotatable OAuth connection gets the deployment-wide token store (see ``hooks/tokens.py``).
+        """
+        from airflow_provider_anaplan.hooks.coordination import AirflowVariableCoordination
+        from airflow_provider_anaplan.hooks.tokens import build_token_store
+
         mask(conn.password, "password")
         extras = load_extras(conn.extra_dejson)
-        origin = extras.get("refresh_token")
-        if isinstance(origin, str) and origin.strip() and str(extras.get("auth_type", "")).lower() == "oauth":
-            extras["refresh_token"] = current_refresh_token(self.anaplan_conn_id, origin.strip())
-            rotate: Callable[[str], None] | None = partial(on_rotate, origin.strip())
-        else:
-            rotate = None
-        overrides: dict[str, Any] = {}
+        overrides: dict[str, Any] = {"coordination": _deployment_coordination(AirflowVariableCoordination)}
         if self.poll_interval is not None:
             overrides["poll_interval"] = self.poll_interval
         return build_client_config(
@@ -140,12 +183,9 @@ class _AnaplanHookBase(BaseHook):
             workspace_id=self.workspace_id,
             model_id=self.model_id,
             retry=self.retry,
-            on_rotate=rotate,
+            token_store=partial(build_token_store, self.anaplan_conn_id),
             **overrides,
         )
-
-    def _persist_rotated(self, origin: str, new_token: str) -> None:
-        persist_refresh_token(self.anaplan_conn_id, origin, new_token)
 
 
 class AnaplanHook(_AnaplanHookBase):
@@ -167,7 +207,7 @@ class AnaplanHook(_AnaplanHookBase):
         """The validated :class:`ClientConfig` built from the connection (cached)."""
         if self._config is None:
             conn = self.get_connection(self.anaplan_conn_id)
-            self._config = self._config_from(conn, self._persist_rotated)
+            self._config = self._config_from(conn)
         return self._config
 
     def get_conn(self) -> AnaplanClient:
@@ -231,24 +271,12 @@ class AnaplanAsyncHook(_AnaplanHookBase):
         super().__init__(anaplan_conn_id, **kwargs)
         self._client: AnaplanAsyncClient | None = None
         self._config: ClientConfig | None = None
-        self._pending: set[asyncio.Future[Any]] = set()
-
-    def _persist_rotated_async(self, origin: str, new_token: str) -> None:
-        mask(new_token, "refresh_token")
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._persist_rotated(origin, new_token)
-            return
-        future = loop.run_in_executor(None, self._persist_rotated, origin, new_token)
-        self._pending.add(future)
-        future.add_done_callback(self._pending.discard)
 
     async def get_client_config(self) -> ClientConfig:
         """The validated :class:`ClientConfig` (connection read with ``aget_connection``)."""
         if self._config is None:
             conn = await self.aget_connection(self.anaplan_conn_id)
-            self._config = self._config_from(conn, self._persist_rotated_async)
+            self._config = self._config_from(conn)
         return self._config
 
     async def get_async_conn(self) -> AnaplanAsyncClient:
@@ -266,16 +294,15 @@ class AnaplanAsyncHook(_AnaplanHookBase):
         return self._client
 
     async def aclose(self) -> None:
-        """Close the shared client and wait for pending token persistence."""
+        """Close the shared client."""
         client, self._client = self._client, None
         if client is not None:
             await client.__aexit__(None, None, None)
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
 
 
 def _sync_method(name: str) -> Callable[..., Any]:
     def method(self: AnaplanHook, *args: Any, **kwargs: Any) -> Any:
+        args, kwargs = _resolve_paths(name, args, kwargs)
         return getattr(self.get_conn(), name)(*args, **kwargs)
 
     method.__name__ = method.__qualname__ = name
@@ -294,6 +321,7 @@ def _sync_stream(name: str) -> Callable[..., Iterator[bytes]]:
 
 def _async_method(name: str) -> Callable[..., Any]:
     async def method(self: AnaplanAsyncHook, *args: Any, **kwargs: Any) -> Any:
+        args, kwargs = _resolve_paths(name, args, kwargs)
         client = await self._shared_client()
         return await getattr(client, name)(*args, **kwargs)
 

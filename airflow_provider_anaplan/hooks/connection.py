@@ -145,8 +145,13 @@ def build_credentials(
     extras: Mapping[str, Any],
     *,
     on_rotate: Callable[[str], None] | None = None,
+    token_store: Callable[..., Any] | None = None,
 ):
-    """Credentials object for the connection's ``auth_type``."""
+    """Credentials object for the connection's ``auth_type``.
+
+    ``token_store(client_id=, origin_refresh_token=, client_secret=)`` builds the shared store of a
+    rotatable OAuth connection (the hook passes the Airflow Variable store).
+    """
     from airflow_provider_anaplan.client.credentials import (
         BasicCredentials,
         CertificateCredentials,
@@ -173,12 +178,19 @@ def build_credentials(
             format=fmt,  # type: ignore[arg-type]
         )
     rotatable = parse_bool("rotatable_token", extras.get("rotatable_token", False))
+    client_id = _required(_text(extras, "client_id"), "extra 'client_id'", auth_type)
+    refresh_token = _required(_text(extras, "refresh_token"), "extra 'refresh_token'", auth_type)
+    client_secret = _text(extras, "client_secret")
+    store = None
+    if rotatable and token_store is not None:
+        store = token_store(client_id=client_id, origin_refresh_token=refresh_token, client_secret=client_secret)
     return OAuthCredentials(
-        client_id=_required(_text(extras, "client_id"), "extra 'client_id'", auth_type),
-        refresh_token=_required(_text(extras, "refresh_token"), "extra 'refresh_token'", auth_type),
-        client_secret=_text(extras, "client_secret"),
+        client_id=client_id,
+        refresh_token=refresh_token,
+        client_secret=client_secret,
         rotatable=rotatable,
         on_rotate=on_rotate,
+        store=store,
     )
 
 
@@ -191,6 +203,7 @@ def build_client_config(
     model_id: str | None = None,
     retry: RetryPolicy | None = None,
     on_rotate: Callable[[str], None] | None = None,
+    token_store: Callable[..., Any] | None = None,
     **overrides: Any,
 ) -> ClientConfig:
     """Build a validated :class:`ClientConfig` from connection fields.
@@ -201,7 +214,7 @@ def build_client_config(
 
     extras = load_extras(extra)
     kwargs: dict[str, Any] = {
-        "credentials": build_credentials(login, password, extras, on_rotate=on_rotate),
+        "credentials": build_credentials(login, password, extras, on_rotate=on_rotate, token_store=token_store),
         "workspace_id": workspace_id or _text(extras, "workspace_id"),
         "model_id": model_id or _text(extras, "model_id"),
     }

@@ -1,116 +1,163 @@
-"""Persistence of rotated OAuth refresh tokens.
+"""Where an Airflow deployment keeps the current token pair of a rotatable OAuth connection.
 
-Rotatable Anaplan refresh tokens are single-use: after a refresh the old one is dead, so the new one
-must be stored before the process ends.
+Rotatable Anaplan refresh tokens are single-use, and every component of a deployment (Celery or
+Kubernetes workers on several machines, the triggerer, ``dag.test()``, the CLI) refreshes them. So the
+current pair lives in one **Airflow Variable** per registration, which every one of them can read and
+write on Airflow 3: workers and the triggerer through the Task SDK (the execution API; they have no
+database access), scheduler-side processes and the CLI through the metadata database. The connection
+itself (often an environment variable or a secrets backend, i.e. read-only) keeps the refresh token it
+was registered with; that token is also the encryption key's source.
 
-1. When this process can reach the metadata database (``dag.test()``, the CLI, a scheduler-side
-   process) and the connection is stored there, the ``refresh_token`` extra is updated in place.
-2. Otherwise (Airflow 3 workers and triggerers have no database access; connections from environment
-   variables or a secrets backend are read-only) the token is written to a ``0600`` file under
-   ``$AIRFLOW_HOME/anaplan/tokens/<conn_id>.json`` together with a SHA-256 digest of the connection's
-   token it replaces, and a WARNING tells the user to store it. The next hook built from the same (now
-   dead) connection token on this machine picks the newer token up from that file; a connection that
-   was re-registered (different token) ignores it.
+* Variable name: ``anaplan_oauth_token_state_<registration id>`` (a hash of client id and the
+  registered token; ``token`` in the name makes Airflow hide the value in the UI and mask it in logs).
+* Value: AES-256-GCM sealed JSON (see ``client/token_store.py``), readable only with the connection's
+  client id, client secret and registered refresh token. Airflow additionally Fernet-encrypts Variable
+  values at rest when a Fernet key is configured.
+* When neither the Task SDK nor the database is reachable (a plain script, a test without Airflow), the
+  state goes to a ``0600`` file under ``$AIRFLOW_HOME/anaplan/oauth-state/`` with a WARNING: the chain
+  is then shared by the processes of this machine only.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 
-from airflow_provider_anaplan.hooks.connection import mask
+from airflow_provider_anaplan.client.token_store import (
+    FileRawStore,
+    RawStore,
+    SealedTokenStore,
+    registration_id,
+)
+
+__all__ = [
+    "VARIABLE_PREFIX",
+    "AirflowVariableStore",
+    "build_token_store",
+    "db_available",
+    "forget_cached",
+    "state_file",
+    "task_sdk_available",
+    "variable_key",
+]
 
 log = logging.getLogger(__name__)
 
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+VARIABLE_PREFIX = "anaplan_oauth_token_state_"
 
 
-def token_file(conn_id: str) -> Path:
-    """Where the rotated token of ``conn_id`` is kept when the connection cannot be updated."""
+def variable_key(client_id: str, origin_refresh_token: str) -> str:
+    """The Airflow Variable holding the state of one registration."""
+    return VARIABLE_PREFIX + registration_id(client_id, origin_refresh_token)
+
+
+def state_file(key: str) -> Path:
+    """The local fallback file for ``key`` (when no Airflow Variable can be used)."""
     home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in conn_id)
-    return Path(home) / "anaplan" / "tokens" / f"{safe}.json"
+    return Path(home) / "anaplan" / "oauth-state" / f"{key}.json"
 
 
-def current_refresh_token(conn_id: str, connection_token: str) -> str:
-    """The newest refresh token descending from ``connection_token`` known on this machine."""
-    path = token_file(conn_id)
+def task_sdk_available() -> bool:
+    """Whether this process talks to Airflow through the Task SDK (worker, triggerer, dag.test)."""
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return connection_token
-    if data.get("origin") == _digest(connection_token) and isinstance(data.get("refresh_token"), str):
-        token = data["refresh_token"]
-        mask(token, "refresh_token")
-        log.info("Using the rotated Anaplan refresh token of connection %r from %s", conn_id, path)
-        return token
-    return connection_token
+        from airflow.sdk.execution_time import task_runner
+    except ImportError:  # pragma: no cover - Task SDK always present on Airflow 3
+        return False
+    return getattr(task_runner, "SUPERVISOR_COMMS", None) is not None
 
 
-def _save_file(conn_id: str, origin_token: str, new_token: str) -> Path:
-    path = token_file(conn_id)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"origin": _digest(origin_token), "refresh_token": new_token}, handle)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _save_to_db(conn_id: str, new_token: str) -> str | None:
-    """Update the connection row; return None on success or the reason it was not possible."""
+def db_available() -> bool:
     try:
         from airflow import settings
-
-        session_factory = getattr(settings, "Session", None)
-        if session_factory is None or getattr(session_factory, "__name__", "") == "BlockedDBSession":
-            return "this process has no metadata-database access (Airflow 3 worker or triggerer)"
-        from airflow.models.connection import Connection
-        from airflow.utils.session import create_session
-        from sqlalchemy import select
-
-        with create_session() as session:
-            row = session.scalar(select(Connection).where(Connection.conn_id == conn_id))
-            if row is None:
-                return "the connection is not stored in the metadata database (environment variable or secrets backend)"
-            extra = row.extra_dejson
-            extra["refresh_token"] = new_token
-            row.set_extra(json.dumps(extra))
-        return None
-    except Exception as exc:  # never fail a task because persistence failed
-        log.debug("Updating connection %r failed", conn_id, exc_info=True)
-        return f"updating the metadata database failed ({type(exc).__name__})"
+    except ImportError:  # pragma: no cover
+        return False
+    factory = getattr(settings, "Session", None)
+    return factory is not None and getattr(factory, "__name__", "") != "BlockedDBSession"
 
 
-def persist_refresh_token(conn_id: str, origin_token: str, new_token: str) -> bool:
-    """Store ``new_token`` (which replaced ``origin_token``'s descendant); True if saved in the DB."""
-    mask(new_token, "refresh_token")
-    reason = _save_to_db(conn_id, new_token)
-    if reason is None:
-        log.info("Stored the rotated Anaplan OAuth refresh token in connection %r", conn_id)
-        return True
+class AirflowVariableStore:
+    """A :class:`~airflow_provider_anaplan.client.token_store.RawStore` in one Airflow Variable.
+
+    Each call picks the way this process can reach Variables: the Task SDK, else the metadata
+    database, else the local fallback file (with a warning, once).
+    """
+
+    def __init__(self, key: str, conn_id: str) -> None:
+        self.key = key
+        self.conn_id = conn_id
+        self.name = f"Airflow Variable {key!r}"
+        self._file = FileRawStore(state_file(key))
+        self._warned = False
+
+    def _route(self) -> str:
+        if task_sdk_available():
+            return "sdk"
+        if db_available():
+            return "db"
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "No Airflow Variable access in this process: the rotating OAuth tokens of connection %r "
+                "are kept in %s, shared only with processes on this machine",
+                self.conn_id,
+                self._file.path,
+            )
+        return "file"
+
+    def read(self) -> str | None:
+        route = self._route()
+        if route == "sdk":
+            from airflow.sdk import Variable
+
+            forget_cached(self.key)
+            value = Variable.get(self.key, default=None)
+        elif route == "db":
+            from airflow.models.variable import Variable as DbVariable
+
+            value = DbVariable.get(self.key, default_var=None)
+        else:
+            value = self._file.read()
+        return value if isinstance(value, str) and value else None
+
+    def write(self, value: str) -> None:
+        route = self._route()
+        description = (
+            f"Current OAuth tokens of Anaplan connection {self.conn_id!r} (sealed; managed by the provider)"
+        )
+        if route == "sdk":
+            from airflow.sdk import Variable
+
+            Variable.set(self.key, value, description=description)
+            forget_cached(self.key)
+        elif route == "db":
+            from airflow.models.variable import Variable as DbVariable
+
+            DbVariable.set(self.key, value, description=description)
+        else:
+            self._file.write(value)
+
+
+def forget_cached(key: str) -> None:
+    """Drop a Variable from the Task SDK's secrets cache (a stale token would lose the next race)."""
     try:
-        where = f"it was saved to {_save_file(conn_id, origin_token, new_token)} (mode 0600) on this machine"
-    except OSError as exc:
-        where = f"it could not be saved locally either ({exc.strerror})"
-    log.warning(
-        "The Anaplan OAuth refresh token of connection %r rotated and the connection could not be "
-        "updated: %s. The previous refresh token is now invalid; %s. Store the new token in the "
-        "connection's 'refresh_token' extra (or run `airflow-anaplan oauth-register` again), or use a "
-        "non-rotatable refresh token for connections kept in environment variables or secrets backends.",
-        conn_id,
-        reason,
-        where,
+        from airflow.sdk.execution_time.cache import SecretCache
+
+        SecretCache.invalidate_variable(key)
+    except Exception:  # cache disabled or absent
+        pass
+
+
+def build_token_store(
+    conn_id: str,
+    client_id: str,
+    origin_refresh_token: str,
+    client_secret: str | None = None,
+    raw: RawStore | None = None,
+) -> SealedTokenStore:
+    """The shared token store of an OAuth connection (an Airflow Variable unless ``raw`` is given)."""
+    if raw is None:
+        raw = AirflowVariableStore(variable_key(client_id, origin_refresh_token), conn_id)
+    return SealedTokenStore(
+        raw, client_id=client_id, origin_refresh_token=origin_refresh_token, client_secret=client_secret
     )
-    return False

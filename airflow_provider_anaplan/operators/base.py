@@ -25,7 +25,9 @@ from airflow_provider_anaplan.exceptions import AnaplanConfigError
 from airflow_provider_anaplan.hooks.anaplan import AnaplanHook
 from airflow_provider_anaplan.links.model import AnaplanModelLink
 from airflow_provider_anaplan.operators.assets import anaplan_asset, static_id
+from airflow_provider_anaplan.operators.reattach import STATE_KEY, read_state, write_state  # noqa: F401
 from airflow_provider_anaplan.operators.results import evaluate, log_dumps, result_dict
+from airflow_provider_anaplan.validation import MIN_POLL_INTERVAL, validate_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -34,8 +36,6 @@ if TYPE_CHECKING:
 
 #: Default wall-clock budget of a task (seconds), the same in sync and deferrable mode.
 DEFAULT_TIMEOUT = 24 * 60 * 60.0
-#: task_state_store key holding ``{"action_id", "task_id"}`` of the task in flight (kept across retries).
-STATE_KEY = "anaplan_task"
 XCOM_TASK_ID_KEY = "anaplan_task_id"
 
 
@@ -44,19 +44,18 @@ def default_deferrable() -> bool:
 
 
 def to_source(value: Any) -> Any:
-    """Operator-level source rule: a ``str`` is a local path or an object-storage URI."""
-    if isinstance(value, str):
-        if "://" in value:
-            from airflow.sdk import ObjectStoragePath
+    """The one source rule (:func:`~airflow_provider_anaplan.hooks.anaplan.resolve_path_argument`): a
+    ``str`` is a local path (which must exist) or an object-storage URI; bytes are content."""
+    from airflow_provider_anaplan.hooks.anaplan import resolve_path_argument
 
-            return ObjectStoragePath(value)
-        return Path(value).expanduser()
-    return value
+    return resolve_path_argument(value, "source")
 
 
 def to_destination(value: Any) -> Any:
-    """Like :func:`to_source`, and create the destination's parent directory when possible."""
-    dest = to_source(value)
+    """The same rule for a destination, and create its parent directory when possible."""
+    from airflow_provider_anaplan.hooks.anaplan import resolve_path_argument
+
+    dest = resolve_path_argument(value, "destination")
     parent = getattr(dest, "parent", None)
     if parent is not None:
         try:
@@ -64,6 +63,12 @@ def to_destination(value: Any) -> Any:
         except Exception:  # object stores without directories, or no permission: let the write decide
             pass
     return dest
+
+
+def _is_anaplan_error(exc: BaseException) -> bool:
+    from airflow_provider_anaplan.exceptions import AnaplanError
+
+    return isinstance(exc, AnaplanError)
 
 
 def is_stream(value: Any) -> bool:
@@ -159,9 +164,11 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
     :param locale: task locale, default ``en_US``.
     :param deferrable: defer to the triggerer while Anaplan works; default
         ``[operators] default_deferrable``.
-    :param poll_interval: seconds between status polls (float, default 5; Anaplan asks for >= 5).
-    :param timeout: wall-clock budget in seconds from the start of ``execute`` (default 24 h, the same in
-        both modes). When it passes, the Anaplan task is cancelled and the Airflow task fails.
+    :param poll_interval: seconds between status polls (finite float >= 0.1, default 5; Anaplan asks for
+        >= 5).
+    :param timeout: wall-clock budget in seconds (finite, > 0) from the start of ``execute`` (default
+        24 h, the same in both modes). When it passes, cancellation of the Anaplan task is requested
+        and the Airflow task fails.
     :param fail_on_partial: fail when rows were rejected (failed/ignored) even if Anaplan reports
         ``successful: true`` (default True). False accepts imports with some rejected rows, also when
         Anaplan reports ``successful: false`` but some rows loaded; a task that loaded nothing still fails.
@@ -200,17 +207,18 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
         self.mapping_parameters = mapping_parameters
         self.locale = locale
         self.deferrable = default_deferrable() if deferrable is None else deferrable
-        if poll_interval <= 0:
-            raise AnaplanConfigError(f"{self.task_id}: poll_interval must be > 0 seconds, got {poll_interval!r}")
-        if timeout <= 0:
-            raise AnaplanConfigError(f"{self.task_id}: timeout must be > 0 seconds, got {timeout!r}")
-        self.poll_interval = float(poll_interval)
-        self.timeout = float(timeout)
+        self.poll_interval: float = validate_seconds(  # type: ignore[assignment]
+            poll_interval, f"{self.task_id}: poll_interval", minimum=MIN_POLL_INTERVAL, inclusive=True
+        )
+        self.timeout: float = validate_seconds(timeout, f"{self.task_id}: timeout")  # type: ignore[assignment]
+        if not isinstance(fail_on_partial, bool):
+            raise AnaplanConfigError(f"{self.task_id}: fail_on_partial must be True or False, got {fail_on_partial!r}")
         self.fail_on_partial = fail_on_partial
         self.dump_dir = dump_dir
         self.dump_preview_lines = dump_preview_lines
         self._running: tuple[str, str] | None = None
         self._cancelled = False
+        self._leases: list[dict[str, str]] = []
 
     # ---- hooks for subclasses -------------------------------------------------------------------
     def after_success(self, context: Context, status: TaskStatus) -> dict[str, Any]:
@@ -219,25 +227,25 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
 
     # ---- start / reattach ----------------------------------------------------------------------
     def _stored(self, context: Context) -> str | None:
-        store = context.get("task_state_store")
-        if store is None:
+        """The Anaplan task of a previous try to reattach to, or None when a new one must start.
+
+        Never None merely because something failed transiently: a record that cannot be read, a start
+        that cannot be resolved or a task whose status cannot be read fails this try instead, so that
+        the next one decides with better information rather than starting a second task.
+        """
+        saved = read_state(context)
+        if not saved or str(saved.get("action_id")) != str(self.action_id):
             return None
-        try:
-            saved = store.get(STATE_KEY)
-        except Exception:
-            self.log.warning("Could not read the task state store; starting a new Anaplan task", exc_info=True)
-            return None
-        if not isinstance(saved, dict) or str(saved.get("action_id")) != str(self.action_id):
-            return None
+        self._leases = [dict(lease) for lease in saved.get("leases") or []]
         task_id = str(saved.get("task_id") or "")
+        if not task_id and saved.get("intent"):
+            task_id = self._resolve_previous_start(context, saved) or ""
         if not task_id:
             return None
-        try:
-            status = self.hook.get_task_status(self.action_id, task_id)
-        except Exception as exc:
-            self.log.warning("Previous Anaplan task %s cannot be read (%s); starting a new one", task_id, exc)
+        status = self._read_previous(task_id)
+        if status is None:
             return None
-        if not status.is_terminal or status.is_success:
+        if not status.outcome.is_terminal or status.is_success:
             self.log.info(
                 "Reattaching to Anaplan task %s of action %s started by a previous try (%s)",
                 task_id,
@@ -248,19 +256,96 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
         self.log.warning("Previous Anaplan task %s ended %s; starting a new one", task_id, status.summary())
         return None
 
-    def _save(self, context: Context, task_id: str | None) -> None:
-        store = context.get("task_state_store")
-        if store is None:
-            if task_id:
-                self.log.warning("task_state_store unavailable: a retry cannot reattach to task %s", task_id)
-            return
+    def _resolve_previous_start(self, context: Context, saved: Mapping[str, Any]) -> str | None:
+        """A previous try registered a start but never recorded its task (crash, lost answer, store
+        failure): find the task by the client's rule, or prove there is none."""
+        from airflow_provider_anaplan.client.coordination import StartIntent
+        from airflow_provider_anaplan.exceptions import AnaplanTaskStartUnknownError
+
+        intent = StartIntent.from_dict(saved["intent"])
+        window = self.hook.get_client_config().start_confirm_window
         try:
-            if task_id:
-                store.set(STATE_KEY, {"action_id": str(self.action_id), "task_id": task_id})
+            task_id = self.hook.resolve_start(intent, window=min(window, 30.0))
+        except AnaplanTaskStartUnknownError as exc:
+            age = time.time() - intent.since
+            if exc.candidates or age < window:
+                raise
+            self.log.warning(
+                "The previous try's start of %s (%.0f s ago) created no task in Anaplan; starting one now",
+                self.action_id,
+                age,
+            )
+            return None
+        self.log.info("The previous try's start of %s created task %s", self.action_id, task_id)
+        write_state(context, {**saved, "task_id": task_id})
+        return task_id
+
+    def _read_previous(self, task_id: str) -> TaskStatus | None:
+        """Status of a previous try's task, read through transient failures (None: it no longer exists)."""
+        from airflow_provider_anaplan.exceptions import AnaplanNotFoundError
+        from airflow_provider_anaplan.triggers.task import is_permanent_error, poll_backoff
+
+        deadline = time.monotonic() + min(self.timeout, 600.0)
+        failures = 0
+        while True:
+            try:
+                return self.hook.get_task_status(self.action_id, task_id)
+            except AnaplanNotFoundError:
+                self.log.warning("Previous Anaplan task %s no longer exists; starting a new one", task_id)
+                return None
+            except Exception as exc:
+                if is_permanent_error(exc) or not _is_anaplan_error(exc) or time.monotonic() >= deadline:
+                    raise
+                failures += 1
+                delay = poll_backoff(failures, self.poll_interval)
+                self.log.warning(
+                    "Reading previous Anaplan task %s failed (%s); not starting another, retry in %.1f s",
+                    task_id,
+                    exc,
+                    delay,
+                )
+                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+
+    def _save(self, context: Context, task_id: str | None) -> None:
+        """Forget the record (``task_id`` None: the task is terminal and must not be reattached) or
+        record ``task_id``. Best effort here; the writes that guard against a second task raise."""
+        try:
+            if task_id is None:
+                write_state(context, None)
             else:
-                store.delete(STATE_KEY)
+                write_state(context, {"action_id": str(self.action_id), "task_id": task_id, "leases": self._leases})
         except Exception:
             self.log.warning("Could not update the task state store", exc_info=True)
+
+    # ---- file leases: one writer per Anaplan file in the deployment --------------------------------
+    def _take_leases(self) -> None:
+        """Lease every file this run uploads, for the whole run (upload until the task is terminal)."""
+        for lease in self._leases:  # a crashed previous try's leases are ours: give them back first
+            self.hook.release_file_lease(lease)
+        self._leases = []
+        for file_id in self.uploads:
+            lease = self.hook.acquire_file_lease(
+                str(file_id),
+                hold_for=self.timeout + 600.0,
+                wait=min(self.timeout, 3600.0),
+                owner=f"{self.dag_id}.{self.task_id}",
+            )
+            self._leases.append(lease)
+
+    def _release_leases(self, context: Context) -> None:
+        leases = self._leases or []
+        if not leases:
+            try:
+                saved = read_state(context) or {}
+            except Exception:
+                saved = {}
+            leases = list(saved.get("leases") or [])
+        for lease in leases:
+            try:
+                self.hook.release_file_lease(lease)
+            except Exception:
+                self.log.warning("Could not release the lease on Anaplan file %s", lease.get("file_id"))
+        self._leases = []
 
     def upload_sources(self) -> None:
         """Upload every ``{file_id: source}`` in ``uploads``."""
@@ -273,14 +358,35 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
                 self.hook.upload_file(str(file_id), src)
 
     def start(self, context: Context) -> str:
-        """Reattach to the previous try's task or upload + start a new one; push task id and link."""
+        """Reattach to the previous try's task or upload + start a new one; push task id and link.
+
+        The start intent is saved in the task state store before the task POST (a store that fails
+        then stops the try before anything is sent) and the task id right after it.
+        """
+        import asyncio
+
         task_id = self._stored(context)
         if task_id is None:
+            self._take_leases()
             self.upload_sources()
+            action_id = str(self.action_id)
+            leases = list(self._leases)
+
+            async def remember(intent: Any) -> None:
+                record = {"action_id": action_id, "intent": intent.to_dict(), "task_id": None, "leases": leases}
+                await asyncio.to_thread(write_state, context, record)
+
             task_id = self.hook.start_task(
-                self.action_id, mapping_parameters=self.mapping_parameters or None, locale=self.locale
+                self.action_id,
+                mapping_parameters=self.mapping_parameters or None,
+                locale=self.locale,
+                on_intent=remember,
             )
-            self._save(context, task_id)
+            try:
+                saved = read_state(context) or {"action_id": action_id, "leases": leases}
+                write_state(context, {**saved, "task_id": task_id})
+            except Exception as exc:  # the intent record and the start claim still lead a retry here
+                self.log.error("Could not record Anaplan task %s in the task state store (%s)", task_id, exc)
             self.log.info("Started Anaplan task %s of action %s", task_id, self.action_id)
         self._running = (str(self.action_id), task_id)
         context["ti"].xcom_push(key=XCOM_TASK_ID_KEY, value=task_id)
@@ -289,9 +395,17 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
 
     # ---- execution -------------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
+        from airflow.sdk.exceptions import TaskDeferred
+
+        deferred = False
         try:
             return self._execute(context)
+        except TaskDeferred:
+            deferred = True  # the file leases stay held while the trigger waits
+            raise
         finally:
+            if not deferred:
+                self._release_leases(context)
             self.hook.close()
 
     def _execute(self, context: Context) -> Any:
@@ -318,36 +432,72 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
         return self.finish(context, self.wait(task_id, end_time))
 
     def wait(self, task_id: str, end_time: float) -> TaskStatus:
-        """Poll until terminal; at the deadline cancel the task and raise a timeout error."""
-        from airflow_provider_anaplan.exceptions import AnaplanTaskTimeoutError
-        from airflow_provider_anaplan.triggers.task import describe
+        """Poll until terminal; at the deadline request cancellation and raise a timeout error.
 
-        last = ""
+        Like the trigger, a poll that fails transiently (5xx/429 after the client's retries, connection
+        errors, a 401 one re-authentication did not cure) is logged and retried with backoff until the
+        deadline; a permanent failure (404, 403, bad configuration ...) is raised at once.
+        """
+        from airflow_provider_anaplan.exceptions import AnaplanTaskTimeoutError
+        from airflow_provider_anaplan.triggers.task import describe, is_permanent_error, poll_backoff
+
+        last_desc = ""
+        last: TaskStatus | None = None
+        failures = 0
         while True:
-            status = self.hook.get_task_status(self.action_id, task_id)
-            if status.is_terminal:
-                return status
-            if (desc := describe(status)) != last:
-                self.log.info("Anaplan task %s: %s", task_id, desc)
-                last = desc
+            try:
+                status = self.hook.get_task_status(self.action_id, task_id)
+            except Exception as exc:
+                if is_permanent_error(exc) or not _is_anaplan_error(exc):
+                    raise
+                failures += 1
+                delay = poll_backoff(failures, self.poll_interval)
+                self.log.warning(
+                    "Polling Anaplan task %s failed (%s); %d failed in a row, next poll in %.1f s",
+                    task_id,
+                    exc,
+                    failures,
+                    delay,
+                )
+                if end_time - time.time() <= 0:
+                    raise
+            else:
+                failures = 0
+                last = status
+                if status.outcome.is_terminal:
+                    return status
+                if (desc := describe(status)) != last_desc:
+                    self.log.info("Anaplan task %s: %s", task_id, desc)
+                    last_desc = desc
+                delay = self.poll_interval
             remaining = end_time - time.time()
             if remaining <= 0:
+                seen = describe(last) if last is not None else "unknown"
                 message = (
                     f"Anaplan task {task_id} of action {self.action_id} did not finish within "
-                    f"{self.timeout:g} s (last state {desc}); it was cancelled"
+                    f"{self.timeout:g} s (last state {seen}); {self.cancel_and_describe(task_id)}"
                 )
-                self.cancel_quietly(task_id)
-                raise AnaplanTaskTimeoutError(message, status=status, object_id=task_id)
-            time.sleep(min(self.poll_interval, remaining))
+                raise AnaplanTaskTimeoutError(message, status=last, object_id=task_id)
+            time.sleep(min(delay, remaining))
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger: validate the event (works on a fresh operator instance)."""
         try:
             return self._execute_complete(context, event)
         finally:
+            self._release_leases(context)
             self.hook.close()
 
     def _execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """Report exactly what the event says happened.
+
+        ``success``/``failed``: the task is re-read and judged by the one outcome rule (:meth:`finish`).
+        ``cancelled``: the task was cancelled in Anaplan (not by this operator). ``timeout``: the budget
+        passed while the task was still running; cancellation is requested and the message says
+        whether it took effect. ``error``: the trigger could not follow the task. Reattach state is
+        cleared only for a task known to be terminal and not successful, so a retry never starts a
+        second task while the first may still run, and reattaches to one that completed.
+        """
         from airflow_provider_anaplan.exceptions import (
             AnaplanTaskCancelledError,
             AnaplanTaskError,
@@ -364,30 +514,81 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
         if status in ("success", "failed"):
             return self.finish(context, self.hook.get_task_status(self.action_id, task_id))
         if status == "timeout":
-            self.cancel_quietly(task_id)
-            self._save(context, None)
             raise AnaplanTaskTimeoutError(
-                f"[timeout] {message} (budget {self.timeout:g} s); the Anaplan task was cancelled",
+                f"[timeout] {message} (budget {self.timeout:g} s); {self.cancel_and_describe(task_id, context)}",
                 object_id=task_id,
             )
         if status == "cancelled":
-            self._save(context, None)
-            raise AnaplanTaskCancelledError(f"[cancelled] {message}", object_id=task_id)
-        raise AnaplanTaskError(f"[{status}] {message}", object_id=task_id)
+            self._running = None
+            self._save(context, None)  # CANCELLED is terminal: a retry starts a new task
+            raise AnaplanTaskCancelledError(
+                f"[cancelled] {message} (cancelled in Anaplan, not by this operator)", object_id=task_id
+            )
+        raise AnaplanTaskError(
+            f"[{status}] {message} (the Anaplan task may still be running; a retry reattaches to it)",
+            object_id=task_id,
+        )
+
+    def cancel_and_describe(self, task_id: str, context: Context | None = None) -> str:
+        """The budget passed: request cancellation, re-read the task, and say exactly what happened.
+
+        Reattach state is cleared (with ``context``) only when the task is then known to be terminal
+        and not successful; a task that completed successfully meanwhile stays reattachable.
+        """
+        requested = self.cancel_quietly(task_id)
+        try:
+            status = self.hook.get_task_status(self.action_id, task_id)
+        except Exception as exc:
+            state = f"its state could not be read ({type(exc).__name__}: {exc})"
+            status = None
+        else:
+            state = f"it is now {status.state.value}"
+        if status is not None and status.outcome.is_terminal:
+            self._running = None
+            if not status.is_success and context is not None:
+                self._save(context, None)
+            if status.outcome.value == "cancelled":
+                return f"cancellation was requested and {state}"
+            return (
+                f"{state} ({status.outcome.value}: it finished after the deadline before the cancellation "
+                "took effect); a retry reuses its result"
+                if status.is_success
+                else f"{state} ({status.outcome.value}); a retry starts a new task"
+            )
+        if requested:
+            return f"cancellation was requested; {state} (a retry reattaches to it if it is still running)"
+        return f"cancelling it FAILED and {state}: it may still be running in Anaplan (a retry reattaches to it)"
 
     def finish(self, context: Context, status: TaskStatus) -> dict[str, Any]:
-        """Validate a terminal status, fetch failure dumps, build the XCom result."""
-        from airflow_provider_anaplan.exceptions import AnaplanTaskCancelledError, AnaplanTaskFailedError
+        """Validate a terminal status by the one outcome rule, fetch failure dumps, build the XCom result.
 
-        self._running = None
+        Reattach state is cleared once the outcome is final: at once for a failed/cancelled task, and
+        for a successful one only after :meth:`after_success` worked (a retry then reattaches to the
+        completed task instead of running it again).
+        """
+        from airflow_provider_anaplan.client.status import TaskOutcome
+        from airflow_provider_anaplan.exceptions import (
+            AnaplanTaskCancelledError,
+            AnaplanTaskError,
+            AnaplanTaskFailedError,
+        )
+
         self.log.info("Anaplan %s", status.summary())
-        if status.state.value == "CANCELLED":
+        outcome = status.outcome
+        if outcome is TaskOutcome.RUNNING:
+            raise AnaplanTaskError(
+                f"Anaplan {status.summary()}: the task has not finished (a retry reattaches to it)",
+                status=status,
+                object_id=status.task_id,
+            )
+        self._running = None
+        if outcome is TaskOutcome.CANCELLED:
             self._save(context, None)
             raise AnaplanTaskCancelledError(f"Anaplan {status.summary()}", status=status, object_id=status.task_id)
         dumps = self.fetch_dumps(context, status)
         verdict = evaluate(status, fail_on_partial=self.fail_on_partial)
-        self._save(context, None)
         if not verdict.ok:
+            self._save(context, None)
             where = f"; failure dumps: {', '.join(dumps)}" if dumps else ""
             raise AnaplanTaskFailedError(
                 f"Anaplan {status.summary()}: {verdict.reason}{where}", status=status, object_id=status.task_id
@@ -396,6 +597,7 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
             self.log.warning("Accepted with rejected rows (fail_on_partial=False): %s", verdict.reason)
         result = result_dict(status, dumps=dumps, accepted_partial=bool(verdict.reason))
         result.update(self.after_success(context, status))
+        self._save(context, None)
         return result
 
     def resolve_dump_dir(self, context: Context, task_id: str) -> Path:
@@ -428,13 +630,18 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
         log_dumps(self.log, paths, self.dump_preview_lines)
         return paths
 
-    def cancel_quietly(self, task_id: str) -> None:
-        """Cancel the Anaplan task, best effort: a failure is logged, never raised."""
+    def cancel_quietly(self, task_id: str) -> bool:
+        """Request cancellation of the Anaplan task, best effort: a failure is logged, never raised.
+
+        Returns whether the request was accepted (not whether the task is cancelled yet).
+        """
         try:
             self.hook.cancel_task(self.action_id, task_id)
-            self.log.info("Cancelled Anaplan task %s of action %s", task_id, self.action_id)
         except Exception:
             self.log.warning("Could not cancel Anaplan task %s", task_id, exc_info=True)
+            return False
+        self.log.info("Requested cancellation of Anaplan task %s of action %s", task_id, self.action_id)
+        return True
 
     def on_kill(self) -> None:
         """Cancel the running Anaplan task once (best effort)."""
@@ -442,3 +649,9 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
             return
         self._cancelled = True
         self.cancel_quietly(self._running[1])
+        for lease in self._leases:
+            try:
+                self.hook.release_file_lease(lease)
+            except Exception:
+                self.log.warning("Could not release the lease on Anaplan file %s", lease.get("file_id"))
+        self._leases = []

@@ -19,28 +19,18 @@ class Verdict:
 
 
 def evaluate(status: TaskStatus, *, fail_on_partial: bool = True) -> Verdict:
-    """Decide the outcome of a COMPLETE task.
+    """Decide the outcome of a terminal task with THE rule of the client
+    (:meth:`~airflow_provider_anaplan.client.status.TaskStatus.verdict`), never a rule of its own.
 
     * ``successful: true`` and no rejected rows -> ok.
     * ``successful: true`` with failed/ignored rows -> fails unless ``fail_on_partial`` is False.
-    * ``successful: false`` (or missing) -> fails, unless ``fail_on_partial`` is False and some rows
-      loaded (a partial import); a task that loaded nothing always fails.
+    * ``successful: false`` -> fails, unless ``fail_on_partial`` is False and some rows loaded (a
+      partial import); a task that loaded nothing always fails.
+    * ``successful`` missing or odd (Anaplan gave no verdict), or no result -> fails.
+    * CANCELLED or not finished -> fails.
     """
-    counts = status.counts
-    # Anaplan's ignored count includes the failed rows (plus blank ones): do not add them up.
-    rejected = max(counts.failed or 0, counts.ignored or 0)
-    rows = f"{rejected} row(s) rejected (failed {counts.failed or 0}, ignored {counts.ignored or 0})"
-    if status.is_success:
-        if not rejected:
-            return Verdict(True)
-        if fail_on_partial:
-            return Verdict(False, f"{rows}; set fail_on_partial=False to accept partial loads")
-        return Verdict(True, rows)
-    if not fail_on_partial and (counts.successful or 0) > 0:
-        return Verdict(True, f"{counts.successful} row(s) loaded, {rows}")
-    messages = status.result.messages(3) if status.result else []
-    detail = f" ({'; '.join(messages)})" if messages else ""
-    return Verdict(False, f"Anaplan reported the task as not successful{detail}")
+    verdict = status.verdict(fail_on_partial=fail_on_partial)
+    return Verdict(verdict.ok, verdict.reason)
 
 
 def result_dict(status: TaskStatus, *, dumps: list[str] | None = None, accepted_partial: bool = False) -> dict[str, Any]:

@@ -29,8 +29,13 @@ class AnaplanTaskSensor(BaseSensorOperator):
     :param workspace_id: overrides the connection's workspace id (templated).
     :param model_id: overrides the connection's model id (templated).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
-    :param poke_interval: seconds between checks (sensor base parameter; float allowed).
-    :param timeout: seconds before the sensor fails (sensor base parameter), same in both modes.
+    :param poke_interval: seconds between checks (sensor base parameter; finite float or timedelta,
+        >= 0.1).
+    :param timeout: seconds before the sensor fails (sensor base parameter; finite, > 0, or a
+        timedelta), same in both modes.
+
+    The verdict is the client's one outcome rule (``TaskStatus.outcome``): COMPLETE counts as success
+    only with ``successful: true``.
     """
 
     template_fields: Sequence[str] = ("anaplan_conn_id", "workspace_id", "model_id", "action_id", "task_id_to_watch")
@@ -46,6 +51,15 @@ class AnaplanTaskSensor(BaseSensorOperator):
         deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
+        from airflow_provider_anaplan.validation import MIN_POLL_INTERVAL, validate_seconds
+
+        task = kwargs.get("task_id", "sensor")
+        if "poke_interval" in kwargs:
+            kwargs["poke_interval"] = validate_seconds(
+                kwargs["poke_interval"], f"{task}: poke_interval", minimum=MIN_POLL_INTERVAL, inclusive=True
+            )
+        if kwargs.get("timeout") is not None:
+            kwargs["timeout"] = validate_seconds(kwargs["timeout"], f"{task}: timeout")
         super().__init__(**kwargs)
         self.action_id = str(action_id) if isinstance(action_id, int) else action_id
         self.task_id_to_watch = task_id_to_watch
@@ -65,7 +79,7 @@ class AnaplanTaskSensor(BaseSensorOperator):
             status = self.hook.get_task_status(str(self.action_id), str(self.task_id_to_watch))
         finally:
             self.hook.close()
-        if not status.is_terminal:
+        if not status.outcome.is_terminal:
             self.log.info("Anaplan task %s: %s", self.task_id_to_watch, status.state.value)
             return False
         event = event_for_terminal(status)

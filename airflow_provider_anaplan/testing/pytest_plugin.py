@@ -72,7 +72,11 @@ class EmulatorAdmin:
         return self._call("POST", "/faults", faults)
 
     def add_fault(self, rule: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
-        """A scripted rule: ``add_fault(method="POST", path_regex="/tasks$", status=500, when="after", count=1)``."""
+        """A scripted rule: ``add_fault(method="POST", path_regex="/tasks$", status=500, when="after", count=1)``.
+
+        Also ``skip=N``, ``hold_ms=1500`` and ``sequence=["pass", 503, "drop-after", {"hold_ms": 1500}]``
+        (see the *Faults* section of ``docs/emulator.md``); a bad rule raises (HTTP 400).
+        """
         return self._call("POST", "/faults/rules", {**(rule or {}), **kwargs})
 
     def clear_faults(self) -> None:
@@ -82,7 +86,8 @@ class EmulatorAdmin:
         return self._call("GET", "/faults")
 
     def counters(self) -> dict[str, Any]:
-        """``{"requests", "statuses", "tasks_created", "authentications", "auth_failures", "faults", ...}``."""
+        """``{"requests", "statuses", "tasks_created", "tasks_created_detail", "authentications",
+        "auth_failures", "oauth_refresh_grants", "refresh_token_reuse", "faults", "lost_replies", ...}``."""
         return self._call("GET", "/counters")
 
     def reset_counters(self) -> None:
@@ -131,6 +136,13 @@ class EmulatorAdmin:
     def issue_oauth_tokens(self, client_id: str, user: str | None = None) -> dict[str, Any]:
         """A token pair as if the device flow had completed (shortcut for tests)."""
         return self._call("POST", "/oauth/tokens", {"client_id": client_id, "user": user})
+
+    def refresh_tokens(self, client_id: str | None = None) -> list[dict[str, Any]]:
+        """Every OAuth refresh token issued, oldest first:
+        ``[{"refresh_token", "client_id", "user", "rotatable", "alive", "spent", "issued_at", "expires_at"}]``."""
+        return self._call(
+            "GET", "/oauth/refresh_tokens", params={"client_id": client_id} if client_id else None
+        )["refresh_tokens"]
 
     def expire_tokens(self, kind: str = "access") -> int:
         """Expire every access token (``kind="refresh"``/``"all"`` for OAuth refresh tokens)."""

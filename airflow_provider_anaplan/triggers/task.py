@@ -10,11 +10,25 @@ absolute epoch deadline computed once by the operator before deferring, so a tri
 not restart the clock. A plain ``asyncio.CancelledError`` (triggerer shutdown or hand-over) never
 cancels the Anaplan task; only :meth:`on_kill` (a user marked the task failed/success or cleared it,
 Airflow >= 3.3) does, once, best effort.
+
+Polling rules:
+
+* the verdict of a terminal task is THE outcome rule of the client (:meth:`TaskStatus.outcome`);
+* the task is polled at least once before ``timeout`` is reported, also when the trigger is
+  re-created after its deadline (the triggerer was down): a task that completed meanwhile reports its
+  real outcome;
+* transient failures (5xx/429/409/423 after the client's retries, connection errors, a 401 that one
+  re-authentication did not cure, a lost OAuth refresh reply) never end the trigger: it keeps polling
+  with backoff until the deadline (re-authenticating as often as needed) and then reports
+  ``timeout``; ``error`` is reserved for permanent failures (:func:`is_permanent_error`: task or
+  object not found, 403, 400, an archived model, bad configuration, credentials refused,
+  reauthorization required).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections.abc import AsyncIterator
@@ -22,12 +36,58 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_anaplan.exceptions import (
+    AnaplanAuthError,
+    AnaplanBadRequestError,
+    AnaplanConfigError,
+    AnaplanError,
+    AnaplanForbiddenError,
+    AnaplanNotFoundError,
+    AnaplanRefreshOutcomeUnknown,
+    AnaplanUnprocessableError,
+)
 from airflow_provider_anaplan.hooks.anaplan import AnaplanAsyncHook
+from airflow_provider_anaplan.validation import MIN_POLL_INTERVAL, validate_seconds
 
 if TYPE_CHECKING:
+    from airflow_provider_anaplan.client.bulk import AnaplanAsyncClient
     from airflow_provider_anaplan.client.status import TaskStatus
 
 EVENT_STATUSES: tuple[str, ...] = ("success", "failed", "cancelled", "timeout", "error")
+#: ceiling of the backoff between polls that failed (seconds; at least the poll interval)
+MAX_BACKOFF = 60.0
+#: consecutive failures that are not Anaplan errors (a bug, a broken proxy) before giving up
+MAX_UNEXPECTED_FAILURES = 5
+_PERMANENT: tuple[type[BaseException], ...] = (
+    AnaplanConfigError,
+    AnaplanAuthError,  # credentials refused; AnaplanReauthorizationRequired is a subclass
+    AnaplanBadRequestError,
+    AnaplanForbiddenError,
+    AnaplanNotFoundError,
+    AnaplanUnprocessableError,
+)
+
+
+def is_permanent_error(exc: BaseException) -> bool:
+    """Whether a failed status poll cannot heal by waiting (the trigger then reports ``error``).
+
+    Permanent: task/object not found (404), 403, 400, 422 (archived model), bad configuration,
+    credentials refused by the auth API, OAuth reauthorization required, an undefined Airflow
+    connection. Everything else — 5xx/429/409/423 after the client's retries, connection errors and
+    timeouts, a 401 that one re-authentication did not cure, a lost OAuth refresh reply — is transient.
+    """
+    if isinstance(exc, AnaplanRefreshOutcomeUnknown):
+        return False  # the next attempt uses the stored refresh token
+    if isinstance(exc, _PERMANENT):
+        return True
+    return type(exc).__name__ == "AirflowNotFoundException"  # connection id not defined
+
+
+def poll_backoff(failures: int, poll_interval: float) -> float:
+    """Delay before the next poll after ``failures`` consecutive failed polls (jittered exponential)."""
+    ceiling = max(poll_interval, MAX_BACKOFF)
+    base = min(ceiling, poll_interval * 2 ** min(failures - 1, 30))
+    return random.uniform(0.5, 1.0) * base
 
 
 def build_event(
@@ -50,16 +110,24 @@ def describe(status: TaskStatus) -> str:
 
 
 def event_for_terminal(status: TaskStatus) -> dict[str, Any]:
-    """Map a terminal :class:`TaskStatus` to an event: COMPLETE ok/failed, CANCELLED."""
-    from airflow_provider_anaplan.client.status import TaskState
+    """Map a terminal :class:`TaskStatus` to an event by THE outcome rule (:meth:`TaskStatus.outcome`).
 
+    SUCCESS -> ``success``; FAILED (COMPLETE without ``successful: true``) -> ``failed``;
+    CANCELLED -> ``cancelled``. A status that is not terminal raises ``ValueError``.
+    """
+    from airflow_provider_anaplan.client.status import TaskOutcome
+
+    outcome = status.outcome
     ids = {"task_id": status.task_id, "action_id": status.action_id, "task": status.to_dict()}
     label = f"Anaplan task {status.task_id} of action {status.action_id}"
-    if status.state is TaskState.CANCELLED:
+    if outcome is TaskOutcome.CANCELLED:
         return build_event("cancelled", f"{label} was cancelled", **ids)
-    if status.is_success:
+    if outcome is TaskOutcome.SUCCESS:
         return build_event("success", f"{label} completed successfully", **ids)
-    return build_event("failed", f"{label} completed unsuccessfully: {status.summary()}", **ids)
+    if outcome is TaskOutcome.FAILED:
+        reason = status.verdict().reason
+        return build_event("failed", f"{label} completed unsuccessfully: {status.summary()}: {reason}", **ids)
+    raise ValueError(f"{label} is not terminal ({status.state.value})")
 
 
 class AnaplanTaskTrigger(BaseTrigger):
@@ -70,8 +138,9 @@ class AnaplanTaskTrigger(BaseTrigger):
     :param model_id: model id (None: the connection's).
     :param action_id: import/export/action/process id that runs the task.
     :param task_id: the Anaplan task id.
-    :param poll_interval: seconds between polls (float; Anaplan asks for >= 5 in production).
-    :param end_time: absolute deadline, epoch seconds (None: no deadline).
+    :param poll_interval: seconds between polls (float >= 0.1; Anaplan asks for >= 5 in production).
+    :param end_time: absolute deadline, epoch seconds (None: no deadline). It may already be past
+        (a re-created trigger): the task is still polled once before ``timeout`` is reported.
     """
 
     def __init__(
@@ -86,6 +155,14 @@ class AnaplanTaskTrigger(BaseTrigger):
         end_time: float | None = None,
     ) -> None:
         super().__init__()
+        interval = validate_seconds(poll_interval, "poll_interval", minimum=MIN_POLL_INTERVAL, inclusive=True)
+        if end_time is not None and (
+            isinstance(end_time, bool) or not isinstance(end_time, (int, float)) or not math.isfinite(end_time)
+        ):
+            raise AnaplanConfigError(f"end_time must be None or epoch seconds (a finite number), got {end_time!r}")
+        for name, value in (("action_id", action_id), ("task_id", task_id)):
+            if value is None or not str(value).strip():
+                raise AnaplanConfigError(f"{name} must be a non-empty id, got {value!r}")
         self.anaplan_conn_id = anaplan_conn_id
         self.workspace_id = workspace_id
         self.model_id = model_id
@@ -93,7 +170,7 @@ class AnaplanTaskTrigger(BaseTrigger):
         # Not ``self.task_id``: BaseTrigger's ``task_instance`` setter overwrites that attribute with
         # the *Airflow* task id when a real triggerer runs the trigger.
         self.anaplan_task_id = str(task_id)
-        self.poll_interval = float(poll_interval)
+        self.poll_interval = float(interval)  # type: ignore[arg-type]
         self.end_time = None if end_time is None else float(end_time)
         self._killed = False
 
@@ -118,8 +195,10 @@ class AnaplanTaskTrigger(BaseTrigger):
     def _event(self, status: str, message: str, task: dict[str, Any] | None = None) -> dict[str, Any]:
         return build_event(status, message, task_id=self.anaplan_task_id, action_id=self.action_id, task=task)
 
-    def _timeout_event(self, last: TaskStatus | None) -> dict[str, Any]:
+    def _timeout_event(self, last: TaskStatus | None, error: BaseException | None = None) -> dict[str, Any]:
         seen = f"; last state {describe(last)}" if last is not None else ""
+        if error is not None:
+            seen += f"; the last poll failed ({type(error).__name__}: {error})"
         return self._event(
             "timeout",
             f"Anaplan task {self.anaplan_task_id} of action {self.action_id} did not finish before the "
@@ -127,46 +206,84 @@ class AnaplanTaskTrigger(BaseTrigger):
             last.to_dict() if last is not None else None,
         )
 
+    def _error_event(self, exc: BaseException, last: TaskStatus | None) -> dict[str, Any]:
+        return self._event(
+            "error",
+            f"Polling Anaplan task {self.anaplan_task_id} of action {self.action_id} failed: "
+            f"{type(exc).__name__}: {exc}",
+            last.to_dict() if last is not None else None,
+        )
+
     async def _poll(self) -> dict[str, Any]:
-        if self.end_time is not None and time.time() >= self.end_time:
-            return self._timeout_event(None)
+        """Poll until a terminal state, a permanent error, or the deadline (see the module docstring)."""
         last: TaskStatus | None = None
+        last_error: BaseException | None = None
+        failures = unexpected = 0
         last_desc = ""
+        hook = self._hook()
+        client: AnaplanAsyncClient | None = None
         try:
             # Spread the first poll over one interval: a restarted triggerer re-creates all of its
-            # triggers at the same instant, and they should not poll Anaplan in lock-step.
+            # triggers at the same instant, and they should not poll Anaplan in lock-step. A trigger
+            # already past its deadline polls at once (once, then reports timeout if still running).
             first = random.uniform(0, self.poll_interval)
             if self.end_time is not None:
                 first = min(first, max(0.0, self.end_time - time.time()))
             await asyncio.sleep(first)
-            async with await self._hook().get_async_conn() as client:
-                while True:
+            while True:
+                try:
+                    if client is None:
+                        client = await (await hook.get_async_conn()).__aenter__()
                     status = await client.get_task_status(self.action_id, self.anaplan_task_id)
-                    last = status
-                    if status.is_terminal:
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if is_permanent_error(exc):
+                        self.log.warning("Polling Anaplan task %s failed: %s", self.anaplan_task_id, exc)
+                        return self._error_event(exc, last)
+                    failures += 1
+                    unexpected = 0 if isinstance(exc, AnaplanError) else unexpected + 1
+                    if unexpected >= MAX_UNEXPECTED_FAILURES:
+                        self.log.error(
+                            "Polling Anaplan task %s failed %d times unexpectedly", self.anaplan_task_id, unexpected
+                        )
+                        return self._error_event(exc, last)
+                    last_error = exc
+                    delay = poll_backoff(failures, self.poll_interval)
+                    self.log.warning(
+                        "Polling Anaplan task %s failed (%s: %s); poll %d failed in a row, next in %.1f s",
+                        self.anaplan_task_id,
+                        type(exc).__name__,
+                        exc,
+                        failures,
+                        delay,
+                        exc_info=not isinstance(exc, AnaplanError),
+                    )
+                else:
+                    failures = unexpected = 0
+                    last, last_error = status, None
+                    if status.outcome.is_terminal:
                         return event_for_terminal(status)
                     if (desc := describe(status)) != last_desc:
                         self.log.info("Anaplan task %s: %s", self.anaplan_task_id, desc)
                         last_desc = desc
                     delay = self.poll_interval
-                    if self.end_time is not None:
-                        remaining = self.end_time - time.time()
-                        if remaining <= 0:
-                            return self._timeout_event(last)
-                        delay = min(delay, remaining)
-                    await asyncio.sleep(delay)
+                if self.end_time is not None:
+                    remaining = self.end_time - time.time()
+                    if remaining <= 0:
+                        return self._timeout_event(last, last_error)
+                    delay = min(delay, remaining)
+                await asyncio.sleep(delay)
         except asyncio.CancelledError:
             # Triggerer shutdown / hand-over: the task keeps running in Anaplan and another
             # triggerer re-creates this trigger from its kwargs. Never cancel here.
             raise
-        except Exception as exc:  # after the client's own retries
-            self.log.warning("Polling Anaplan task %s failed: %s", self.anaplan_task_id, exc)
-            return self._event(
-                "error",
-                f"Polling Anaplan task {self.anaplan_task_id} of action {self.action_id} failed: "
-                f"{type(exc).__name__}: {exc}",
-                last.to_dict() if last is not None else None,
-            )
+        finally:
+            if client is not None:
+                try:
+                    await client.aclose()
+                except Exception:
+                    self.log.debug("Closing the Anaplan client failed", exc_info=True)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll, then yield exactly one event and return."""

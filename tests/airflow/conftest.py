@@ -59,10 +59,28 @@ def emulator(anaplan_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator
     from airflow_provider_anaplan.client.tokens import clear_token_cache
 
     clear_token_cache()
+    clear_coordination()
     monkeypatch.setenv("AIRFLOW_CONN_ANAPLAN_DEFAULT", anaplan_emulator.airflow_connection())
     anaplan_emulator.admin.configure(rows_per_second=1_000_000)
     yield anaplan_emulator
     clear_token_cache()
+
+
+def clear_coordination() -> None:
+    """Forget every start record and file lease (Variables outlive the emulator's per-test reset)."""
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    from airflow_provider_anaplan.client.coordination import PROCESS_COORDINATION
+    from airflow_provider_anaplan.hooks.coordination import COORDINATION_PREFIX
+
+    PROCESS_COORDINATION.__init__()
+    try:
+        with create_session() as session:
+            session.execute(delete(Variable).where(Variable.key.startswith(COORDINATION_PREFIX)))
+    except Exception:  # no metadata database yet (a test that does not use one)
+        pass
 
 
 class DagRunner:

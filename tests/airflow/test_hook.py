@@ -16,7 +16,7 @@ from airflow_provider_anaplan.hooks.anaplan import (
     AnaplanHook,
 )
 from airflow_provider_anaplan.hooks.connection import build_client_config
-from airflow_provider_anaplan.hooks.tokens import token_file
+from airflow_provider_anaplan.hooks.tokens import variable_key
 from airflow_provider_anaplan.testing.certificates import make_certificate
 
 SECRET = "s3cr3t-value-that-must-never-show"
@@ -127,28 +127,42 @@ async def test_every_auth_mode_sync_and_async(emulator: Any, emulator_conn: Any,
     assert sum(emulator.admin.counters()["authentications"].values()) == 1
 
 
-def test_rotated_token_not_in_db_is_saved_locally_and_warned(
-    emulator: Any, emulator_conn: Any, caplog: Any
-) -> None:
+def _stored_variable(key: str) -> str | None:
+    from airflow.models.variable import Variable
+
+    return Variable.get(key, default_var=None)
+
+
+def test_rotated_token_shared_through_the_variable_store(emulator: Any, emulator_conn: Any, airflow_db: str) -> None:
+    """The connection (an environment variable here) keeps the registered token; the chain lives in a
+    sealed Airflow Variable that a fresh process picks up."""
     from airflow_provider_anaplan.client.tokens import clear_token_cache
 
     emulator.admin.register_oauth_client("rot-client", rotatable=True)
     first = emulator.admin.issue_oauth_tokens("rot-client")["refresh_token"]
     conn_id = emulator_conn("anaplan_rot_env", login="", password="", auth_type="oauth", client_id="rot-client",
                             refresh_token=first, rotatable_token="true")
-    token_file(conn_id).unlink(missing_ok=True)
+    key = variable_key("rot-client", first)
     with AnaplanHook(conn_id) as hook:
         hook.get_model()
-    assert "could not be updated" in caplog.text and first not in caplog.text
-    saved = json.loads(token_file(conn_id).read_text())
-    assert saved["refresh_token"] != first
-    assert oct(token_file(conn_id).stat().st_mode & 0o777) == "0o600"
-    clear_token_cache()  # a new process: the connection still holds the dead token
+    sealed = _stored_variable(key)
+    assert sealed and first not in sealed and "sealed" in json.loads(sealed)
+    for _ in range(3):  # three more processes, each refreshing once with the chain from the store
+        clear_token_cache()
+        with AnaplanHook(conn_id) as hook:
+            assert hook.get_model()["id"] == emulator.model_id
+    # they used the access token the first process stored: one refresh grant in all
+    assert emulator.admin.counters()["authentications"]["oauth_refresh"] == 1
+    assert _stored_variable(key) == sealed
+    emulator.admin.expire_tokens("access")  # the shared access token dies: 401, refresh, new pair stored
+    clear_token_cache()
     with AnaplanHook(conn_id) as hook:
-        assert hook.get_model()["id"] == emulator.model_id  # picked the rotated token from the file
+        assert hook.get_model()["id"] == emulator.model_id
+    assert emulator.admin.counters()["authentications"]["oauth_refresh"] == 2
+    assert _stored_variable(key) != sealed
 
 
-def test_rotated_token_persisted_to_metadata_db(emulator: Any, dag_runner: Any) -> None:
+def test_rotated_token_stored_from_dag_test(emulator: Any, dag_runner: Any) -> None:
     """Inside dag.test() the connection comes from the metadata DB and the DB is reachable."""
     from airflow.models.connection import Connection
     from airflow.sdk import DAG, task
@@ -176,7 +190,17 @@ def test_rotated_token_persisted_to_metadata_db(emulator: Any, dag_runner: Any) 
         with create_session() as session:
             row = session.scalar(select(Connection).where(Connection.conn_id == "anaplan_in_db"))
             stored = row.extra_dejson["refresh_token"]
-        assert stored and stored != first
+        assert stored == first  # the connection keeps the registered token ...
+        sealed = _stored_variable(variable_key("db-client", first))
+        assert sealed and first not in sealed  # ... and the current pair lives in the sealed Variable
+        from airflow_provider_anaplan.client.tokens import clear_token_cache
+
+        clear_token_cache()  # a new process reading the same connection continues the chain
+        emulator.admin.expire_tokens("access")
+        dr = dag_runner.run(dag)
+        assert dag_runner.xcom(dr, "read_model") == emulator.model_id
+        assert emulator.admin.counters()["authentications"]["oauth_refresh"] == 2
+        assert _stored_variable(variable_key("db-client", first)) != sealed
     finally:
         with create_session() as session:
             for row in session.scalars(select(Connection).where(Connection.conn_id == "anaplan_in_db")):

@@ -85,7 +85,9 @@ async def test_timeout_event_and_task_left_running(emulator: Any) -> None:
     assert deletes(emulator.admin.counters()) == 0  # execute_complete cancels, not the trigger
 
 
-async def test_restored_trigger_with_past_deadline_times_out_at_once(emulator: Any) -> None:
+async def test_restored_trigger_with_past_deadline_polls_once_at_once(emulator: Any) -> None:
+    """Past its deadline, a re-created trigger still polls once (the task may have finished meanwhile;
+    see test_trigger_faults.py); for a task Anaplan does not know, that poll is a permanent error."""
     original = trigger_for("abc123", end_time=time.time() - 1)
     classpath, kwargs = original.serialize()
     module, name = classpath.rsplit(".", 1)
@@ -94,9 +96,10 @@ async def test_restored_trigger_with_past_deadline_times_out_at_once(emulator: A
     emulator.admin.reset_counters()
     started = time.monotonic()
     [event] = await all_events(restored)
-    assert event["status"] == "timeout"
+    assert event["status"] == "error" and "404" in event["message"]
     assert time.monotonic() - started < 0.5
-    assert not emulator.admin.counters()["requests"]  # not even one poll
+    polls = [k for k in emulator.admin.counters()["requests"] if k.startswith("GET") and "tasks/{" in k]
+    assert sum(emulator.admin.counters()["requests"][k] for k in polls) == 1
 
 
 async def test_sync_get_connection_forbidden_inside_run(emulator: Any) -> None:
@@ -119,7 +122,7 @@ async def test_transient_503_during_polling_does_not_fail(emulator: Any) -> None
     assert sum(emulator.admin.counters()["faults"].values()) >= 2
 
 
-@pytest.mark.parametrize("status", [401, 404])
+@pytest.mark.parametrize("status", [403, 404])  # a 401 is transient (test_trigger_faults.py)
 async def test_permanent_poll_error_gives_one_error_event(emulator: Any, status: int) -> None:
     task_id = await start()
     emulator.admin.add_fault(method="GET", path_regex=f"/tasks/{task_id}$", status=status)
@@ -132,7 +135,7 @@ async def test_one_authentication_across_many_polls(emulator: Any) -> None:
     emulator.admin.configure(min_task_seconds=1.0)
     task_id = await start()
     before = sum(emulator.admin.counters()["authentications"].values())
-    [event] = await all_events(trigger_for(task_id, poll_interval=0.05))
+    [event] = await all_events(trigger_for(task_id, poll_interval=0.1))
     counters = emulator.admin.counters()
     polls = sum(n for k, n in counters["requests"].items() if k.startswith("GET") and "tasks/{" in k)
     assert event["status"] == "success" and polls >= 5

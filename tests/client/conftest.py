@@ -40,7 +40,7 @@ def make_config(anaplan_emulator: EmulatorHandle) -> Callable[..., ClientConfig]
             "auth_url": anaplan_emulator.auth_url,
             "oauth_url": anaplan_emulator.oauth_url,
             "retry": FAST_RETRY,
-            "poll_interval": 0.05,
+            "poll_interval": 0.1,
             "timeout": 20.0,
         }
         values.update(options)

@@ -17,6 +17,7 @@ from airflow_provider_anaplan.exceptions import (
     AnaplanNotFoundError,
     AnaplanRateLimitedError,
     AnaplanServerError,
+    AnaplanTaskStartUnknownError,
     AnaplanTransportError,
     AnaplanUnprocessableError,
 )
@@ -136,18 +137,22 @@ async def test_ambiguous_task_creation_does_not_duplicate(make_config, anaplan_e
     assert admin.counters()["tasks_created"] == {"116000000001": 1}
 
 
-async def test_task_post_failing_before_creation_is_retried(make_config, anaplan_emulator) -> None:
+async def test_task_post_failing_before_creation_is_never_resent(make_config, anaplan_emulator) -> None:
+    """A 503 on a task POST may come after Anaplan acted: the POST is not sent again. Nothing appears in
+    the confirmation window, so the start ends with a clear "unknown" error and no task at all."""
     admin = anaplan_emulator.admin
     admin.add_fault(
         method="POST", path_regex="/imports/112000000000/tasks$", status=503, when="before", count=1
     )
-    async with AnaplanAsyncClient(make_config()) as client:
-        await client.upload_file(113000000000, "Product,Category,Discontinued\nP7,Cat,false\n")
-        status = await client.run_action(112000000000)
-    assert status.is_success  # type: ignore[union-attr]
+    async with AnaplanAsyncClient(make_config(start_confirm_window=1.0)) as client:
+        await client.upload_file(113000000000, b"Product,Category,Discontinued\nP7,Cat,false\n")
+        with pytest.raises(AnaplanTaskStartUnknownError) as info:
+            await client.run_action(112000000000)
+    assert info.value.candidates == []
+    assert "not sent again" in str(info.value) and "no new task of it appeared within 1 s" in str(info.value)
     counters = admin.counters()
-    assert counters["tasks_created"] == {"112000000000": 1}
-    assert counters["requests"][f"POST {TASKS}"] == 2
+    assert counters["tasks_created"] == {}
+    assert counters["requests"][f"POST {TASKS}"] == 1
 
 
 async def test_error_mapping_and_messages(make_config, anaplan_emulator) -> None:

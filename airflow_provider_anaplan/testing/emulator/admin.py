@@ -176,6 +176,21 @@ async def issue_oauth_tokens(request: Request) -> Response:
     return json_response(issue_refresh_token(state, client_id, user))
 
 
+async def refresh_tokens(request: Request) -> Response:
+    """Every OAuth refresh token issued (``?client_id=`` filters), oldest first, alive or not."""
+    state = _emulator(request).state
+    client_id = request.query_params.get("client_id")
+    tokens = sorted(state.security.refresh_tokens.values(), key=lambda t: t.issued_at)
+    emails = {u.id: u.email for u in state.users.values()}
+    return json_response(
+        {
+            "refresh_tokens": [
+                t.to_admin(emails.get(t.user_id)) for t in tokens if client_id in (None, t.client_id)
+            ]
+        }
+    )
+
+
 async def expire_tokens(request: Request) -> Response:
     """Expire access tokens (``{"kind": "access"|"refresh"|"all"}``, default access)."""
     state = _emulator(request).state
@@ -220,9 +235,9 @@ async def faults(request: Request) -> Response:
     try:
         if request.method == "POST":
             body = await _json(request)
+            emulator.faults.set(body)
             if "token_ttl_seconds" in body:
                 emulator.state.config.update({"token_ttl_seconds": body["token_ttl_seconds"]})
-            emulator.faults.set(body)
         elif request.method == "DELETE":
             emulator.faults.clear()
     except (ValueError, TypeError, KeyError) as exc:
@@ -259,6 +274,7 @@ def admin_routes() -> list[Route]:
         Route(f"{p}/oauth/clients", register_oauth_client, methods=["POST"]),
         Route(f"{p}/oauth/device/approve", approve_device_code, methods=["POST"]),
         Route(f"{p}/oauth/tokens", issue_oauth_tokens, methods=["POST"]),
+        Route(f"{p}/oauth/refresh_tokens", refresh_tokens, methods=["GET"]),
         Route(f"{p}/tokens/expire", expire_tokens, methods=["POST"]),
         Route(f"{p}/config", config, methods=["GET", "POST"]),
         Route(f"{p}/counters", counters, methods=["GET", "DELETE"]),

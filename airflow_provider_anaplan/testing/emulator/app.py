@@ -36,6 +36,8 @@ class Emulator:
         self.state: EmulatorState = build_state(self.base_fixture)
         self.engine = Engine(self.state)
         self.faults = FaultSettings()
+        #: Bumped whenever the state is replaced; a request held by a fault across a reset is dropped.
+        self.generation = 0
 
     def _discard_storage(self) -> None:
         for model in self.state.models.values():
@@ -75,6 +77,7 @@ class Emulator:
         self._discard_storage()
         self.state = new_state
         self.engine = Engine(new_state)
+        self.generation += 1
         if clear_faults:
             self.faults.clear()
 

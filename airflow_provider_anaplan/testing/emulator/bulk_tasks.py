@@ -83,7 +83,7 @@ async def create_task(request: Request) -> Response:
         mapping=mapping,
     )
     model.tasks.setdefault(action_id, []).append(task)
-    state.counters.tasks_created[action_id] += 1
+    state.counters.task_created(action_id, task.id, mapping, task.created_ms, user.id)
     engine.submit(model, task)
     return json_response(envelope(request, model.id, "task", task=task.to_list_api()))
 

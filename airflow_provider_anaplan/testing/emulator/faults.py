@@ -4,33 +4,33 @@ Per request (admin paths ``/_emulator/*`` are never faulted):
 
 * ``latency_ms`` is added before the handler runs;
 * a shared bandwidth cap (bytes/s across all requests) throttles request and response bodies;
-* rules fire by method + path regex, ``count`` (N times) and/or ``rate`` (probability). A rule
-  answers a ``status`` (``429`` carries ``Retry-After``) or ``drop`` s the connection (the socket
-  is closed without any response, so clients see a ``RemoteProtocolError``/``ReadError``), either
-  ``before`` the handler or ``after`` it (the real handler runs, its response is discarded; this
-  simulates an ambiguous failure, e.g. a task POST that did create the task). ``delay_ms`` adds a
-  per-rule delay.
+* the first scripted rule (:mod:`.fault_rules`) that matches and fires applies its effect:
+  ``delay_ms`` (wait), ``hold_ms`` (read the body, wait, then go on even if the client has gone:
+  the handler is shielded from cancellation and executes late, as a real back end does), then
+  a ``status`` (``429`` carries ``Retry-After``) or a ``drop`` (the socket is closed without any
+  response, so clients see ``RemoteProtocolError``/``ReadError``), either ``before`` the handler
+  or ``after`` it (the real handler runs and its reply is lost: an ambiguous failure).
 
-Counters: requests per route template (``"PUT /2/0/workspaces/{workspaceId}/.../chunks/{chunkId}"``)
-and per template + status.
+Counters: requests per route template (``"PUT /2/0/workspaces/{workspaceId}/.../chunks/{chunkId}"``),
+per template + status, faults per rule and kind, and ``lost_replies`` (handler replies the client
+never got: ``when="after"`` faults and held requests whose client had gone).
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import logging
-import random
-import re
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .fault_rules import FaultEffect, FaultRule
+from .fault_settings import Bandwidth, FaultSettings
 from .responses import STATUS_MESSAGES, error_body
+
+__all__ = ["ADMIN_PREFIX", "Bandwidth", "FaultMiddleware", "FaultRule", "FaultSettings", "drop_connection"]
 
 log = logging.getLogger(__name__)
 
@@ -42,172 +42,19 @@ class DroppedConnection(Exception):
     """Raised (fallback only) to make the ASGI server abort a response mid-way."""
 
 
-@dataclass
-class FaultRule:
-    """One fault rule (see the module docstring)."""
-
-    id: int
-    method: frozenset[str] | None = None
-    path_regex: str | None = None
-    status: int | None = None
-    drop: bool = False
-    when: str = "before"
-    count: int | None = None
-    rate: float = 1.0
-    retry_after: float | None = None
-    delay_ms: float = 0.0
-    message: str | None = None
-    source: str = "rule"
-    fired: int = 0
-    _pattern: re.Pattern[str] | None = field(default=None, repr=False)
-
-    @classmethod
-    def from_dict(cls, rule_id: int, data: dict[str, Any], source: str = "rule") -> FaultRule:
-        method = data.get("method") or data.get("methods")
-        if isinstance(method, str):
-            method = [method]
-        when = str(data.get("when", "before"))
-        if when not in ("before", "after"):
-            raise ValueError("when must be 'before' or 'after'")
-        status = data.get("status")
-        drop = bool(data.get("drop", False))
-        delay = float(data.get("delay_ms", 0.0))
-        if status is None and not drop and delay <= 0:
-            raise ValueError("a fault rule needs status, drop or delay_ms")
-        path_regex = data.get("path_regex") or data.get("path")
-        rule = cls(
-            id=rule_id,
-            method=frozenset(m.upper() for m in method) if method else None,
-            path_regex=path_regex,
-            status=int(status) if status is not None else None,
-            drop=drop,
-            when=when,
-            count=int(data["count"]) if data.get("count") is not None else None,
-            rate=float(data.get("rate", 1.0)),
-            retry_after=float(data["retry_after"]) if data.get("retry_after") is not None else None,
-            delay_ms=delay,
-            message=data.get("message"),
-            source=source,
-        )
-        rule._pattern = re.compile(path_regex) if path_regex else None
-        return rule
-
-    def matches(self, method: str, path: str) -> bool:
-        if self.count is not None and self.count <= 0:
-            return False
-        if self.method is not None and method not in self.method:
-            return False
-        return self._pattern is None or self._pattern.search(path) is not None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "method": sorted(self.method) if self.method else None,
-            "path_regex": self.path_regex,
-            "status": self.status,
-            "drop": self.drop,
-            "when": self.when,
-            "count": self.count,
-            "rate": self.rate,
-            "retry_after": self.retry_after,
-            "delay_ms": self.delay_ms,
-            "source": self.source,
-            "fired": self.fired,
-        }
+def _cycle(send: Send) -> Any:
+    """uvicorn's request/response cycle behind ``send`` (None under another server)."""
+    return getattr(send, "__self__", None)
 
 
-class Bandwidth:
-    """A shared byte-rate limiter: every body byte reserves ``1/rate`` s of a common timeline."""
-
-    def __init__(self) -> None:
-        self.rate: float | None = None
-        self._next = 0.0
-
-    async def consume(self, nbytes: int) -> None:
-        if not self.rate or nbytes <= 0:
-            return
-        now = time.monotonic()
-        start = max(now, self._next)
-        self._next = start + nbytes / self.rate
-        await asyncio.sleep(self._next - now)
-
-
-@dataclass
-class FaultSettings:
-    """Current fault configuration (admin ``/_emulator/faults``)."""
-
-    latency_ms: float = 0.0
-    bandwidth: Bandwidth = field(default_factory=Bandwidth)
-    rules: list[FaultRule] = field(default_factory=list)
-    rng: random.Random = field(default_factory=random.Random)
-    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
-
-    def clear(self) -> None:
-        self.latency_ms = 0.0
-        self.bandwidth.rate = None
-        self.rules.clear()
-
-    def add_rule(self, data: dict[str, Any], source: str = "rule") -> FaultRule:
-        rule = FaultRule.from_dict(next(self._ids), data, source)
-        self.rules.append(rule)
-        return rule
-
-    def set(self, values: dict[str, Any]) -> None:
-        """Replace latency, bandwidth and rate-based faults (scripted rules are kept).
-
-        Keys: ``latency_ms``, ``bandwidth_bytes_per_second``, ``error_rates`` ({status: p}),
-        ``drop_rate``, ``retry_after``, ``methods``, ``path_regex``, ``seed``.
-        """
-        unknown = set(values) - {
-            "latency_ms", "bandwidth_bytes_per_second", "error_rates", "drop_rate",
-            "retry_after", "methods", "path_regex", "seed", "token_ttl_seconds",
-        }  # fmt: skip
-        if unknown:
-            raise ValueError(f"unknown fault keys: {sorted(unknown)}")
-        self.rules = [r for r in self.rules if r.source != "rates"]
-        self.latency_ms = float(values.get("latency_ms") or 0.0)
-        bandwidth = values.get("bandwidth_bytes_per_second")
-        self.bandwidth.rate = float(bandwidth) if bandwidth else None
-        if values.get("seed") is not None:
-            self.rng.seed(values["seed"])
-        common = {"methods": values.get("methods"), "path_regex": values.get("path_regex")}
-        for status, rate in (values.get("error_rates") or {}).items():
-            self.add_rule(
-                {
-                    **common,
-                    "status": int(status),
-                    "rate": float(rate),
-                    "retry_after": values.get("retry_after"),
-                },
-                source="rates",
-            )
-        if values.get("drop_rate"):
-            self.add_rule({**common, "drop": True, "rate": float(values["drop_rate"])}, source="rates")
-
-    def pick(self, method: str, path: str) -> FaultRule | None:
-        """The first rule that matches and fires for this request (consumes its count)."""
-        for rule in self.rules:
-            if not rule.matches(method, path):
-                continue
-            if rule.rate < 1.0 and self.rng.random() >= rule.rate:
-                continue
-            if rule.count is not None:
-                rule.count -= 1
-            rule.fired += 1
-            return rule
-        return None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "latency_ms": self.latency_ms,
-            "bandwidth_bytes_per_second": self.bandwidth.rate,
-            "rules": [r.to_dict() for r in self.rules],
-        }
+def client_gone(send: Send) -> bool:
+    """True once the client of this request has disconnected (uvicorn only)."""
+    return bool(getattr(_cycle(send), "disconnected", False))
 
 
 async def drop_connection(send: Send) -> None:
     """Close the client's socket without sending a response."""
-    cycle = getattr(send, "__self__", None)
+    cycle = _cycle(send)
     transport = getattr(cycle, "transport", None)
     if transport is not None:
         transport.close()
@@ -220,13 +67,31 @@ async def drop_connection(send: Send) -> None:
     raise DroppedConnection("connection dropped by fault injection")
 
 
-def _fault_response(rule: FaultRule, path: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    status = rule.status or 500
-    message = rule.message or f"{STATUS_MESSAGES.get(status, 'Error')} (injected by the emulator)"
+async def read_body(receive: Receive) -> Receive | None:
+    """Read the whole request body now; a ``receive`` that replays it (None if the client left first)."""
+    parts: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        parts.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    pending: list[Message] = [{"type": "http.request", "body": b"".join(parts), "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
+def _fault_response(effect: FaultEffect, path: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    status = effect.status or 500
+    message = effect.message or f"{STATUS_MESSAGES.get(status, 'Error')} (injected by the emulator)"
     body = json.dumps(error_body(status, message, path)).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if status == 429 or rule.retry_after is not None:
-        retry = rule.retry_after if rule.retry_after is not None else 1
+    if status == 429 or effect.retry_after is not None:
+        retry = effect.retry_after if effect.retry_after is not None else 1
         headers.append((b"retry-after", str(int(retry) if float(retry).is_integer() else retry).encode()))
     return status, headers, body
 
@@ -237,6 +102,7 @@ class FaultMiddleware:
     def __init__(self, app: ASGIApp, emulator: Any) -> None:
         self.app = app
         self.emulator = emulator
+        self._detached: set[asyncio.Task[None]] = set()
 
     def _template(self, scope: Scope) -> str:
         for route in self.app.router.routes:  # type: ignore[attr-defined]
@@ -244,6 +110,13 @@ class FaultMiddleware:
             if match == Match.FULL:
                 return getattr(route, "path", scope["path"])
         return "<unmatched>"
+
+    async def _run_shielded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app in its own task: cancelling this request (client gone, shutdown) does not stop it."""
+        task = asyncio.ensure_future(self.app(scope, receive, send))
+        self._detached.add(task)
+        task.add_done_callback(self._detached.discard)
+        await asyncio.shield(task)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
@@ -257,7 +130,6 @@ class FaultMiddleware:
         key = f"{method} {self._template(scope)}"
         counters.requests[key] += 1
         status_holder: dict[str, int] = {}
-
         bandwidth = faults.bandwidth
 
         async def metered_receive() -> Message:
@@ -286,33 +158,78 @@ class FaultMiddleware:
 
         if faults.latency_ms > 0:
             await asyncio.sleep(faults.latency_ms / 1000.0)
-        rule = faults.pick(method, path)
+        picked = faults.pick(method, path)
         try:
-            if rule is not None:
-                counters.faults[f"rule {rule.id}"] += 1
-                counters.faults["drop" if rule.drop else str(rule.status or "delay")] += 1
-                if rule.delay_ms > 0:
-                    await asyncio.sleep(rule.delay_ms / 1000.0)
-                if rule.status is None and not rule.drop:
-                    rule = None  # a pure delay rule
-            if rule is None:
+            if picked is None:
                 await self.app(scope, metered_receive, metered_send)
                 return
-            if rule.when == "after":
-                captured: list[Message] = []
-
-                async def capture(message: Message) -> None:
-                    captured.append(message)
-
-                await self.app(scope, metered_receive, capture)
-            if rule.drop:
-                log.info("fault: dropping connection for %s %s", method, path)
-                status_holder["status"] = 0
-                await drop_connection(send)
-                return
-            status, headers, body = _fault_response(rule, path)
-            log.info("fault: answering %s to %s %s", status, method, path)
-            await metered_send({"type": "http.response.start", "status": status, "headers": headers})
-            await metered_send({"type": "http.response.body", "body": body})
+            rule, effect = picked
+            counters.faults[f"rule {rule.id}"] += 1
+            counters.faults[effect.kind] += 1
+            await self._apply(scope, metered_receive, metered_send, send, effect, key, status_holder)
         finally:
-            counters.statuses[f"{key} -> {status_holder.get('status', 'none')}"] += 1
+            emulator.state.counters.statuses[f"{key} -> {status_holder.get('status', 'none')}"] += 1
+
+    async def _apply(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        raw_send: Send,
+        effect: FaultEffect,
+        key: str,
+        status_holder: dict[str, int],
+    ) -> None:
+        """Apply one fault effect to a request (``send`` is metered, ``raw_send`` is the server's)."""
+        method, path = scope["method"], scope["path"]
+        if effect.delay_ms > 0:
+            await asyncio.sleep(effect.delay_ms / 1000.0)
+        if effect.hold_ms > 0:
+            held = await self._hold(receive, effect.hold_ms)
+            if held is None:
+                status_holder["status"] = 0
+                return
+            receive = held
+        counters = self.emulator.state.counters
+        if not effect.replies:  # a pure delay or hold: the request proceeds normally
+            if effect.hold_ms > 0:
+                await self._run_shielded(scope, receive, send)
+                if client_gone(raw_send):
+                    counters.lost_replies[f"{key} -> {status_holder.get('status', 'none')}"] += 1
+            else:
+                await self.app(scope, receive, send)
+            return
+        if effect.when == "after":
+            captured: dict[str, int] = {}
+
+            async def capture(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    captured["status"] = message["status"]
+
+            try:
+                await self._run_shielded(scope, receive, capture)
+            except Exception:  # the reply is lost anyway; the fault still applies
+                log.exception("fault: handler failed under a when='after' fault for %s %s", method, path)
+            counters.lost_replies[f"{key} -> {captured.get('status', 'none')}"] += 1
+        if effect.drop:
+            log.info("fault: dropping connection for %s %s", method, path)
+            status_holder["status"] = 0
+            await drop_connection(raw_send)
+            return
+        status, headers, body = _fault_response(effect, path)
+        log.info("fault: answering %s to %s %s", status, method, path)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _hold(self, receive: Receive, hold_ms: float) -> Receive | None:
+        """Read the body, hold the request; None if it must not proceed (client left mid-body, reset)."""
+        replay = await read_body(receive)
+        if replay is None:
+            log.info("fault: held request abandoned (the client left before sending its body)")
+            return None
+        generation = getattr(self.emulator, "generation", 0)
+        await asyncio.sleep(hold_ms / 1000.0)
+        if getattr(self.emulator, "generation", 0) != generation:
+            log.info("fault: held request discarded (the emulator was reset meanwhile)")
+            return None
+        return replay

@@ -5,7 +5,8 @@ Errors are ``{"error", "error_description"}``. Device polling answers 400 with
 ``expired_token``, ``access_denied`` or ``invalid_grant``. A dead, expired or unknown refresh token
 answers **403** ``invalid_grant`` (Anaplan's "register again"), for rotatable and non-rotatable
 clients alike. Rotatable refresh tokens are single-use: each refresh returns a new one and kills
-the old one.
+the old one. Presenting a spent one again is refused (and counted in ``refresh_token_reuse``); as
+Anaplan does, that does not revoke the newer token.
 """
 
 from __future__ import annotations
@@ -167,6 +168,9 @@ def _refresh_grant(state: EmulatorState, params: dict[str, str]) -> Response:
     token = state.security.refresh_tokens.get(params.get("refresh_token", ""))
     if token is None or token.client_id != client.client_id or not token.alive():
         state.counters.auth_failures["oauth_refresh"] += 1
+        if token is not None and token.spent and token.client_id == client.client_id:
+            # A replayed single-use token: refused; the newer token it was exchanged for stays valid.
+            state.counters.refresh_token_reuse[client.client_id] += 1
         return oauth_error(
             403, "invalid_grant", "The refresh token is invalid, expired or already used; register again"
         )
@@ -174,6 +178,7 @@ def _refresh_grant(state: EmulatorState, params: dict[str, str]) -> Response:
     if user is None:
         return oauth_error(403, "invalid_grant", "The token's user no longer exists")
     state.counters.authentications["oauth_refresh"] += 1
+    state.counters.oauth_refresh_grants[client.client_id] += 1
     if token.rotatable:
         token.dead = True
         return json_response(_issue(state, user, client.client_id, True, None))

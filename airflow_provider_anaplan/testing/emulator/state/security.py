@@ -71,10 +71,29 @@ class RefreshToken:
     user_id: str
     expires_at: float
     rotatable: bool
-    dead: bool = False
+    dead: bool = False  # set when a rotatable token is exchanged (spent)
+    issued_at: float = field(default_factory=time.time)
+
+    @property
+    def spent(self) -> bool:
+        """A rotatable token that was already exchanged for a new one."""
+        return self.rotatable and self.dead
 
     def alive(self, now: float | None = None) -> bool:
         return not self.dead and (now if now is not None else time.time()) < self.expires_at
+
+    def to_admin(self, email: str | None) -> dict[str, object]:
+        """The admin view (``GET /_emulator/oauth/refresh_tokens``)."""
+        return {
+            "refresh_token": self.value,
+            "client_id": self.client_id,
+            "user": email,
+            "rotatable": self.rotatable,
+            "alive": self.alive(),
+            "spent": self.spent,
+            "issued_at": self.issued_at,
+            "expires_at": self.expires_at,
+        }
 
 
 @dataclass

@@ -64,19 +64,41 @@ class Counters:
     requests: Counter[str] = field(default_factory=Counter)  # "METHOD /route/{template}"
     statuses: Counter[str] = field(default_factory=Counter)  # "METHOD /route/{template} -> 200"
     tasks_created: Counter[str] = field(default_factory=Counter)  # action id
+    #: action id -> [{"task_id", "mapping", "created_at" (epoch ms = creationTime), "user_id"}], oldest first
+    tasks_created_detail: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     authentications: Counter[str] = field(default_factory=Counter)  # basic|certificate|refresh|...
     auth_failures: Counter[str] = field(default_factory=Counter)
+    oauth_refresh_grants: Counter[str] = field(default_factory=Counter)  # client id -> tokens issued
+    refresh_token_reuse: Counter[str] = field(default_factory=Counter)  # client id -> spent token replayed
     faults: Counter[str] = field(default_factory=Counter)  # fault kind/rule -> times fired
+    #: "METHOD /template -> status" of handler replies the client never got (faults after, holds)
+    lost_replies: Counter[str] = field(default_factory=Counter)
     bytes_received: int = 0
+
+    def task_created(
+        self, action_id: str, task_id: str, mapping: dict[str, str], created_ms: int, user_id: str
+    ) -> None:
+        """Count a new task and remember its mapping parameters (which client's task is which)."""
+        self.tasks_created[action_id] += 1
+        self.tasks_created_detail.setdefault(action_id, []).append(
+            {"task_id": task_id, "mapping": dict(mapping), "created_at": created_ms, "user_id": user_id}
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "requests": dict(self.requests),
             "statuses": dict(self.statuses),
             "tasks_created": dict(self.tasks_created),
+            "tasks_created_detail": {
+                a: [{**d, "mapping": dict(d["mapping"])} for d in ds]
+                for a, ds in self.tasks_created_detail.items()
+            },
             "authentications": dict(self.authentications),
             "auth_failures": dict(self.auth_failures),
+            "oauth_refresh_grants": dict(self.oauth_refresh_grants),
+            "refresh_token_reuse": dict(self.refresh_token_reuse),
             "faults": dict(self.faults),
+            "lost_replies": dict(self.lost_replies),
             "bytes_received": self.bytes_received,
         }
 
