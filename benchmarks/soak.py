@@ -72,8 +72,8 @@ FAULT_MIX = {"429": 0.30, "500": 0.20, "503": 0.20, "drop": 0.15, "slow": 0.15}
 RETRY_MARKERS = {
     "http_retry": "; retry ",
     "reauth_replay": "answered 401; re-authenticating once and replaying",
-    "task_adopted": "was created; using it",
-    "task_post_retry": "no task was created; retry",
+    "task_adopted": "is the one this start created; using it",
+    "task_start_unknown": "it is unknown whether Anaplan created a task",
 }
 
 
@@ -156,16 +156,21 @@ def install_faults(admin: EmulatorAdmin, fault_rate: float, retry_after: float, 
     admin.add_fault(method="POST", path_regex=tasks_post, drop=True, when="after", rate=ambiguous / 2)
     # Rules are tried in order and each draws its own chance: convert the wanted overall shares into
     # conditional probabilities so that about ``fault_rate`` of bulk requests get one fault.
+    # Random faults spare the task list and task POSTs: a POST that fails *before* reaching Anaplan is
+    # indistinguishable from one that failed after it, so the client reports such a start as unknown
+    # rather than risk a second task (an operator resolves it on its next try). Ambiguous task POSTs
+    # are injected by the scripted "after" rules above, where the task really was created.
+    bulk = r"^/2/0/(?!workspaces/[^/]+/models/[^/]+/(imports|exports|actions|processes)/[^/]+/tasks$)"
     remaining = 1.0
     for kind, share in FAULT_MIX.items():
         p = fault_rate * share / remaining
         remaining -= fault_rate * share
         if kind == "slow":
-            admin.add_fault(path_regex=r"^/2/0/", delay_ms=400, rate=p)
+            admin.add_fault(path_regex=bulk, delay_ms=400, rate=p)
         elif kind == "drop":
-            admin.add_fault(path_regex=r"^/2/0/", drop=True, rate=p)
+            admin.add_fault(path_regex=bulk, drop=True, rate=p)
         else:
-            admin.add_fault(path_regex=r"^/2/0/", status=int(kind), rate=p, retry_after=retry_after)
+            admin.add_fault(path_regex=bulk, status=int(kind), rate=p, retry_after=retry_after)
     admin.set_faults(seed=seed)  # seeds the emulator's fault RNG (keeps the scripted rules)
 
 

@@ -169,16 +169,26 @@ def resolve_source(value: object, *, uri: Callable[[str], Any] | None = None) ->
     """
     if not isinstance(value, str):
         return value
+    hint = "a str source is a path; pass bytes or Content(...) to upload in-memory content"
+    if "\n" in value or "\x00" in value:
+        raise AnaplanConfigError(f"Upload source {_preview(value)} is not a file path ({hint})")
     resolved = _from_str(value, "Upload source", uri)
     if isinstance(resolved, Path):
-        if not resolved.exists():
-            raise AnaplanConfigError(
-                f"Upload source file {resolved} does not exist (a str source is a path; pass bytes or "
-                "Content(...) to upload in-memory content)"
-            )
-        if resolved.is_dir():
+        try:
+            exists, is_dir = resolved.exists(), resolved.is_dir()
+        except (OSError, ValueError) as exc:  # e.g. file name too long
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise AnaplanConfigError(f"Upload source {_preview(value)} is not a usable path: {reason} ({hint})") from None
+        if not exists:
+            raise AnaplanConfigError(f"Upload source file {_preview(str(resolved))} does not exist ({hint})")
+        if is_dir:
             raise AnaplanConfigError(f"Upload source {resolved} is a directory, not a file")
     return resolved
+
+
+def _preview(text: str, limit: int = 120) -> str:
+    """A path for a message: never a whole file's content."""
+    return text if len(text) <= limit and "\n" not in text else repr(text[:limit]) + f"… ({len(text)} characters)"
 
 
 def resolve_destination(value: object, *, uri: Callable[[str], Any] | None = None) -> object:

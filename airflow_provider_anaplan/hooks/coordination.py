@@ -12,16 +12,24 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from airflow_provider_anaplan.client.coordination import DirectoryCoordination
-from airflow_provider_anaplan.hooks.tokens import db_available, forget_cached, task_sdk_available
+from airflow_provider_anaplan.hooks.tokens import (
+    database_unusable,
+    db_available,
+    forget_cached,
+    task_sdk_available,
+)
 
 __all__ = ["COORDINATION_PREFIX", "AirflowVariableCoordination"]
 
 log = logging.getLogger(__name__)
 
 COORDINATION_PREFIX = "anaplan_coord_"
+T = TypeVar("T")
 
 
 def _prefix(scope: str) -> str:
@@ -36,11 +44,12 @@ class AirflowVariableCoordination:
         home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
         self._local = DirectoryCoordination(Path(home) / "anaplan" / "coordination")
         self._warned = False
+        self._db_broken = False
 
     def _route(self) -> str:
         if task_sdk_available():
             return "sdk"
-        if db_available():
+        if db_available() and not self._db_broken:
             return "db"
         if not self._warned:
             self._warned = True
@@ -51,7 +60,27 @@ class AirflowVariableCoordination:
             )
         return "file"
 
+    def _guard(self, func: Callable[[], T]) -> T:
+        """Run a database-route call; if the database is not usable here, fall back to the directory."""
+        try:
+            return func()
+        except Exception as exc:
+            if self._route() != "db" or not database_unusable(exc):
+                raise
+            self._db_broken = True
+            log.warning("The Airflow metadata database is not usable here (%s)", type(exc).__name__)
+            return func()
+
     def put(self, scope: str, record_id: str, value: str) -> None:
+        self._guard(lambda: self._put(scope, record_id, value))
+
+    def scan(self, scope: str) -> dict[str, str]:
+        return self._guard(lambda: self._scan(scope))
+
+    def delete(self, scope: str, record_id: str) -> None:
+        self._guard(lambda: self._delete(scope, record_id))
+
+    def _put(self, scope: str, record_id: str, value: str) -> None:
         route = self._route()
         key = _prefix(scope) + record_id
         if route == "sdk":
@@ -66,7 +95,7 @@ class AirflowVariableCoordination:
         else:
             self._local.put(scope, record_id, value)
 
-    def scan(self, scope: str) -> dict[str, str]:
+    def _scan(self, scope: str) -> dict[str, str]:
         route = self._route()
         prefix = _prefix(scope)
         if route == "file":
@@ -78,7 +107,7 @@ class AirflowVariableCoordination:
                 records[key[len(prefix) :]] = value
         return records
 
-    def delete(self, scope: str, record_id: str) -> None:
+    def _delete(self, scope: str, record_id: str) -> None:
         route = self._route()
         key = _prefix(scope) + record_id
         if route == "sdk":

@@ -35,6 +35,7 @@ __all__ = [
     "VARIABLE_PREFIX",
     "AirflowVariableStore",
     "build_token_store",
+    "database_unusable",
     "db_available",
     "forget_cached",
     "state_file",
@@ -67,6 +68,15 @@ def task_sdk_available() -> bool:
     return getattr(task_runner, "SUPERVISOR_COMMS", None) is not None
 
 
+def database_unusable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the metadata database cannot be used here (not migrated, unreachable)."""
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, SQLAlchemyError)
+
+
 def db_available() -> bool:
     try:
         from airflow import settings
@@ -89,11 +99,18 @@ class AirflowVariableStore:
         self.name = f"Airflow Variable {key!r}"
         self._file = FileRawStore(state_file(key))
         self._warned = False
+        self._db_broken = False
+
+    def _db_failed(self, exc: BaseException) -> None:
+        if not database_unusable(exc):
+            raise exc
+        self._db_broken = True
+        log.warning("The Airflow metadata database is not usable here (%s)", type(exc).__name__)
 
     def _route(self) -> str:
         if task_sdk_available():
             return "sdk"
-        if db_available():
+        if db_available() and not self._db_broken:
             return "db"
         if not self._warned:
             self._warned = True
@@ -115,7 +132,11 @@ class AirflowVariableStore:
         elif route == "db":
             from airflow.models.variable import Variable as DbVariable
 
-            value = DbVariable.get(self.key, default_var=None)
+            try:
+                value = DbVariable.get(self.key, default_var=None)
+            except Exception as exc:
+                self._db_failed(exc)
+                return self.read()
         else:
             value = self._file.read()
         return value if isinstance(value, str) and value else None
@@ -133,7 +154,11 @@ class AirflowVariableStore:
         elif route == "db":
             from airflow.models.variable import Variable as DbVariable
 
-            DbVariable.set(self.key, value, description=description)
+            try:
+                DbVariable.set(self.key, value, description=description)
+            except Exception as exc:
+                self._db_failed(exc)
+                self.write(value)
         else:
             self._file.write(value)
 

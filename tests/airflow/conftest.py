@@ -76,6 +76,9 @@ def clear_coordination() -> None:
     from airflow_provider_anaplan.hooks.coordination import COORDINATION_PREFIX
 
     PROCESS_COORDINATION.__init__()
+    import shutil
+
+    shutil.rmtree(os.path.join(_HOME, "anaplan", "coordination"), ignore_errors=True)
     try:
         with create_session() as session:
             session.execute(delete(Variable).where(Variable.key.startswith(COORDINATION_PREFIX)))

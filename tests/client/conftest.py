@@ -22,10 +22,14 @@ FAST_RETRY = RetryPolicy(max_attempts=4, backoff_initial=0.02, backoff_max=0.1, 
 
 @pytest.fixture(autouse=True)
 def _fresh_token_cache() -> Iterator[None]:
-    """Each test starts without cached tokens (the emulator is reset per test too)."""
+    """Each test starts without cached tokens or start records (the emulator is reset per test too)."""
+    from airflow_provider_anaplan.client.coordination import PROCESS_COORDINATION
+
     clear_token_cache()
+    PROCESS_COORDINATION.__init__()
     yield
     clear_token_cache()
+    PROCESS_COORDINATION.__init__()
 
 
 @pytest.fixture

@@ -57,7 +57,8 @@ def test_defaults_and_normalisation() -> None:
         ({"api_url": "https://u:p@api.anaplan.com"}, "must not contain a query, fragment or user info"),
         ({"verify": "/no/such/ca-bundle.pem"}, "CA bundle path '/no/such/ca-bundle.pem' does not exist"),
         ({"verify": 3}, "verify must be True/False"),
-        ({"timeout": 0}, "timeout must be > 0"),
+        ({"timeout": 0}, "timeout must be >= 0.1 seconds"),
+        ({"timeout": float("nan")}, "timeout must be a finite number of seconds"),
         ({"timeout": "60"}, "timeout must be a number"),
         ({"chunk_size_mb": 0}, "chunk_size_mb must be an integer from 1 to 50, got 0"),
         ({"chunk_size_mb": 51}, "chunk_size_mb must be an integer from 1 to 50, got 51"),
@@ -67,7 +68,7 @@ def test_defaults_and_normalisation() -> None:
         ({"max_concurrency": 65}, "max_concurrency must be an integer from 1 to 64"),
         ({"retry": {"max_attempts": 3}}, "retry must be a RetryPolicy"),
         ({"token_refresh_lead": -1}, "token_refresh_lead must be >= 0"),
-        ({"poll_interval": 0}, "poll_interval must be > 0"),
+        ({"poll_interval": 0}, "poll_interval must be >= 0.1 seconds"),
         ({"credentials": ("user", "password")}, "credentials must be BasicCredentials"),
     ],
 )

@@ -16,9 +16,9 @@ from airflow_provider_anaplan.exceptions import (
     AnaplanTaskTimeoutError,
 )
 
-PRODUCTS_OK = "Product,Category,Discontinued\nP100,Tools,false\nP101,Tools,true\n"
-PRODUCTS_BAD = "Product,Category,Discontinued\nP100,Tools,false\nP102,Tools,maybe\nP103,Tools,perhaps\n"
-REVENUE = "Product,Month,Revenue\nP001,Jan 26,100\nP002,Feb 26,250.5\n"
+PRODUCTS_OK = b"Product,Category,Discontinued\nP100,Tools,false\nP101,Tools,true\n"
+PRODUCTS_BAD = b"Product,Category,Discontinued\nP100,Tools,false\nP102,Tools,maybe\nP103,Tools,perhaps\n"
+REVENUE = b"Product,Month,Revenue\nP001,Jan 26,100\nP002,Feb 26,250.5\n"
 
 
 def test_task_status_parsing_is_tolerant() -> None:
@@ -146,11 +146,11 @@ async def test_wait_timeout_and_cancel(make_config, anaplan_emulator) -> None:
         with pytest.raises(
             AnaplanTaskTimeoutError, match=r"still (NOT_STARTED|IN_PROGRESS) after 0.3 s"
         ) as info:
-            await client.wait_for_task(116000000000, task_id, poll_interval=0.05, timeout=0.3)
+            await client.wait_for_task(116000000000, task_id, poll_interval=0.1, timeout=0.3)
         assert info.value.status is not None and info.value.status.task_id == task_id
         await client.cancel_task(116000000000, task_id)
         with pytest.raises(AnaplanTaskCancelledError):
-            await client.wait_for_task(116000000000, task_id, poll_interval=0.05)
+            await client.wait_for_task(116000000000, task_id, poll_interval=0.1)
         tasks = await client.list_tasks(116000000000)
     assert [t["taskId"] for t in tasks] == [task_id]
 
@@ -177,7 +177,7 @@ async def test_bad_task_arguments(make_config, anaplan_emulator) -> None:
             await client.start_task(113000000000)
         with pytest.raises(AnaplanConfigError, match="locale must be a locale name"):
             await client.start_task(112000000000, locale="")
-        with pytest.raises(AnaplanConfigError, match="poll_interval must be a number of seconds > 0"):
+        with pytest.raises(AnaplanConfigError, match="poll_interval must be >= 0.1 seconds"):
             await client.wait_for_task(112000000000, "ABC", poll_interval=0)
         with pytest.raises(AnaplanConfigError, match="task_id must be an Anaplan task id"):
             await client.get_task_status(112000000000, "../../etc")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_anaplan.client import AnaplanAsyncClient
+from airflow_provider_anaplan.client import AnaplanAsyncClient, Content
 from airflow_provider_anaplan.client.transfer import _rechunk
 from airflow_provider_anaplan.exceptions import AnaplanConfigError, AnaplanNotFoundError, AnaplanUploadError
 
@@ -50,7 +50,7 @@ async def test_upload_download_identical_bytes_and_str(
 ) -> None:
     config = make_config(chunk_size_mb=1, max_concurrency=3, compression=compression)
     async with AnaplanAsyncClient(config) as client:
-        sent = await client.upload_file(FILE, text)
+        sent = await client.upload_file(FILE, Content(text))  # a str is a path: text goes in Content
         assert sent == len(text.encode())
         assert await client.get_file(FILE) == text.encode()
         chunks = [c async for c in client.get_file_stream(FILE)]
@@ -138,7 +138,7 @@ async def test_bad_sources(make_config, anaplan_emulator, tmp_path: Path) -> Non
         with pytest.raises(AnaplanConfigError, match=r"Upload source file .*missing.csv does not exist"):
             await client.upload_file(FILE, tmp_path / "missing.csv")
         with pytest.raises(AnaplanConfigError, match="cannot be encoded as UTF-8.*surrogates not allowed"):
-            await client.upload_file(FILE, "abc\udcff")
+            await client.upload_file(FILE, Content("abc\udcff"))
         with pytest.raises(AnaplanConfigError, match="open it with mode 'rb'"):
             with open(tmp_path / "empty.csv") as handle:  # noqa: ASYNC230
                 await client.upload_file(FILE, handle)
@@ -152,7 +152,7 @@ async def test_bad_sources(make_config, anaplan_emulator, tmp_path: Path) -> Non
 async def test_download_file_temp_and_rename(make_config, anaplan_emulator, text, tmp_path: Path) -> None:
     target = tmp_path / "out.csv"
     async with AnaplanAsyncClient(make_config(chunk_size_mb=1)) as client:
-        await client.upload_file(FILE, text)
+        await client.upload_file(FILE, text.encode())
         assert await client.download_file(FILE, target) == len(text.encode())
         assert target.read_bytes() == text.encode()
         anaplan_emulator.admin.add_fault(method="GET", path_regex="/chunks/3$", status=404, count=1)

@@ -40,6 +40,7 @@ def test_soak_small_keeps_every_byte_and_creates_one_task_per_cycle() -> None:
     assert 0.03 <= report.fault_fraction <= 0.25, report.faults_injected
     assert report.retries.get("http_retry", 0) >= 1, report.retries
     assert report.retries.get("task_adopted", 0) >= 2, report.retries  # the two scripted ambiguous POSTs
+    assert report.retries.get("task_start_unknown", 0) == 0, report.retries
     assert report.forced_token_expiries == CYCLES // 2
     assert report.retries.get("reauth_replay", 0) >= report.forced_token_expiries, report.retries
     assert report.ok

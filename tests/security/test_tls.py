@@ -144,7 +144,7 @@ def config(url: str, **options: Any) -> ClientConfig:
         "oauth_url": url,
         "retry": ONE_TRY,
         "timeout": 10.0,
-        "poll_interval": 0.05,
+        "poll_interval": 0.1,
         **options,
     }
     return ClientConfig(credentials=BasicCredentials(DEMO_USER, DEMO_PASSWORD), **values)
