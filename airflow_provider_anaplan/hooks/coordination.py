@@ -17,12 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from airflow_provider_anaplan.client.coordination import DirectoryCoordination
-from airflow_provider_anaplan.hooks.tokens import (
-    database_unusable,
-    db_available,
-    forget_cached,
-    task_sdk_available,
-)
+from airflow_provider_anaplan.hooks.variables import Route, VariableAccess
 
 __all__ = ["COORDINATION_PREFIX", "AirflowVariableCoordination"]
 
@@ -43,105 +38,40 @@ class AirflowVariableCoordination:
         self.name = "Airflow Variables"
         home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
         self._local = DirectoryCoordination(Path(home) / "anaplan" / "coordination")
-        self._warned = False
-        self._db_broken = False
+        self._access = VariableAccess("Anaplan task starts and file leases", str(self._local.root))
 
-    def _route(self) -> str:
-        if task_sdk_available():
-            return "sdk"
-        if db_available() and not self._db_broken:
-            return "db"
-        if not self._warned:
-            self._warned = True
-            log.warning(
-                "No Airflow Variable access in this process: Anaplan task starts and file leases are "
-                "coordinated only with processes on this machine (%s)",
-                self._local.root,
-            )
-        return "file"
-
-    def _guard(self, func: Callable[[], T]) -> T:
-        """Run a database-route call; if the database is not usable here, fall back to the directory."""
+    def _guard(self, remote: Callable[[Route], T], local: Callable[[], T]) -> T:
+        route = self._access.route()
+        if route == "local":
+            return local()
         try:
-            return func()
+            return remote(route)
         except Exception as exc:
-            if self._route() != "db" or not database_unusable(exc):
-                raise
-            self._db_broken = True
-            log.warning("The Airflow metadata database is not usable here (%s)", type(exc).__name__)
-            return func()
+            self._access.failed(exc)  # re-raises unless the database is unusable here
+            return self._guard(remote, local)
 
     def put(self, scope: str, record_id: str, value: str) -> None:
-        self._guard(lambda: self._put(scope, record_id, value))
+        description = f"Anaplan provider coordination record ({scope})"
+        self._guard(
+            lambda route: self._access.set(route, _prefix(scope) + record_id, value, description),
+            lambda: self._local.put(scope, record_id, value),
+        )
 
     def scan(self, scope: str) -> dict[str, str]:
-        return self._guard(lambda: self._scan(scope))
+        prefix = _prefix(scope)
+
+        def remote(route: Route) -> dict[str, str]:
+            records = {}
+            for key in self._access.keys(route, prefix):
+                value = self._access.get(route, key)
+                if value:
+                    records[key[len(prefix) :]] = value
+            return records
+
+        return self._guard(remote, lambda: self._local.scan(scope))
 
     def delete(self, scope: str, record_id: str) -> None:
-        self._guard(lambda: self._delete(scope, record_id))
-
-    def _put(self, scope: str, record_id: str, value: str) -> None:
-        route = self._route()
-        key = _prefix(scope) + record_id
-        if route == "sdk":
-            from airflow.sdk import Variable
-
-            Variable.set(key, value, description=f"Anaplan provider coordination record ({scope})")
-            forget_cached(key)
-        elif route == "db":
-            from airflow.models.variable import Variable as DbVariable
-
-            DbVariable.set(key, value, description=f"Anaplan provider coordination record ({scope})")
-        else:
-            self._local.put(scope, record_id, value)
-
-    def _scan(self, scope: str) -> dict[str, str]:
-        route = self._route()
-        prefix = _prefix(scope)
-        if route == "file":
-            return self._local.scan(scope)
-        records: dict[str, str] = {}
-        for key in _keys(route, prefix):
-            value = _get(route, key)
-            if isinstance(value, str) and value:
-                records[key[len(prefix) :]] = value
-        return records
-
-    def _delete(self, scope: str, record_id: str) -> None:
-        route = self._route()
-        key = _prefix(scope) + record_id
-        if route == "sdk":
-            from airflow.sdk import Variable
-
-            Variable.delete(key)
-            forget_cached(key)
-        elif route == "db":
-            from airflow.models.variable import Variable as DbVariable
-
-            DbVariable.delete(key)
-        else:
-            self._local.delete(scope, record_id)
-
-
-def _keys(route: str, prefix: str) -> list[str]:
-    if route == "sdk":
-        from airflow.sdk import Variable
-
-        return [str(k) for k in list(Variable.keys(prefix=prefix))]
-    from airflow.models.variable import Variable as DbVariable
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        return list(session.scalars(select(DbVariable.key).where(DbVariable.key.startswith(prefix))))
-
-
-def _get(route: str, key: str) -> str | None:
-    if route == "sdk":
-        from airflow.sdk import Variable
-
-        forget_cached(key)
-        return Variable.get(key, default=None)
-    from airflow.models.variable import Variable as DbVariable
-
-    return DbVariable.get(key, default_var=None)
+        self._guard(
+            lambda route: self._access.delete(route, _prefix(scope) + record_id),
+            lambda: self._local.delete(scope, record_id),
+        )

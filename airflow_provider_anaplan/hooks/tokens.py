@@ -30,18 +30,9 @@ from airflow_provider_anaplan.client.token_store import (
     SealedTokenStore,
     registration_id,
 )
+from airflow_provider_anaplan.hooks.variables import VariableAccess
 
-__all__ = [
-    "VARIABLE_PREFIX",
-    "AirflowVariableStore",
-    "build_token_store",
-    "database_unusable",
-    "db_available",
-    "forget_cached",
-    "state_file",
-    "task_sdk_available",
-    "variable_key",
-]
+__all__ = ["VARIABLE_PREFIX", "AirflowVariableStore", "build_token_store", "state_file", "variable_key"]
 
 log = logging.getLogger(__name__)
 
@@ -59,118 +50,42 @@ def state_file(key: str) -> Path:
     return Path(home) / "anaplan" / "oauth-state" / f"{key}.json"
 
 
-def task_sdk_available() -> bool:
-    """Whether this process talks to Airflow through the Task SDK (worker, triggerer, dag.test)."""
-    try:
-        from airflow.sdk.execution_time import task_runner
-    except ImportError:  # pragma: no cover - Task SDK always present on Airflow 3
-        return False
-    return getattr(task_runner, "SUPERVISOR_COMMS", None) is not None
-
-
-def database_unusable(exc: BaseException) -> bool:
-    """Whether ``exc`` says the metadata database cannot be used here (not migrated, unreachable)."""
-    try:
-        from sqlalchemy.exc import SQLAlchemyError
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(exc, SQLAlchemyError)
-
-
-def db_available() -> bool:
-    try:
-        from airflow import settings
-    except ImportError:  # pragma: no cover
-        return False
-    factory = getattr(settings, "Session", None)
-    return factory is not None and getattr(factory, "__name__", "") != "BlockedDBSession"
-
-
 class AirflowVariableStore:
-    """A :class:`~airflow_provider_anaplan.client.token_store.RawStore` in one Airflow Variable.
-
-    Each call picks the way this process can reach Variables: the Task SDK, else the metadata
-    database, else the local fallback file (with a warning, once).
-    """
+    """A :class:`~airflow_provider_anaplan.client.token_store.RawStore` in one Airflow Variable
+    (see :class:`~airflow_provider_anaplan.hooks.variables.VariableAccess` for how it is reached)."""
 
     def __init__(self, key: str, conn_id: str) -> None:
         self.key = key
         self.conn_id = conn_id
         self.name = f"Airflow Variable {key!r}"
         self._file = FileRawStore(state_file(key))
-        self._warned = False
-        self._db_broken = False
-
-    def _db_failed(self, exc: BaseException) -> None:
-        if not database_unusable(exc):
-            raise exc
-        self._db_broken = True
-        log.warning("The Airflow metadata database is not usable here (%s)", type(exc).__name__)
-
-    def _route(self) -> str:
-        if task_sdk_available():
-            return "sdk"
-        if db_available() and not self._db_broken:
-            return "db"
-        if not self._warned:
-            self._warned = True
-            log.warning(
-                "No Airflow Variable access in this process: the rotating OAuth tokens of connection %r "
-                "are kept in %s, shared only with processes on this machine",
-                self.conn_id,
-                self._file.path,
-            )
-        return "file"
+        self._access = VariableAccess(
+            f"the rotating OAuth tokens of connection {conn_id!r}", str(self._file.path)
+        )
 
     def read(self) -> str | None:
-        route = self._route()
-        if route == "sdk":
-            from airflow.sdk import Variable
-
-            forget_cached(self.key)
-            value = Variable.get(self.key, default=None)
-        elif route == "db":
-            from airflow.models.variable import Variable as DbVariable
-
-            try:
-                value = DbVariable.get(self.key, default_var=None)
-            except Exception as exc:
-                self._db_failed(exc)
-                return self.read()
-        else:
-            value = self._file.read()
-        return value if isinstance(value, str) and value else None
+        route = self._access.route()
+        if route == "local":
+            return self._file.read() or None
+        try:
+            return self._access.get(route, self.key)
+        except Exception as exc:
+            self._access.failed(exc)
+            return self.read()
 
     def write(self, value: str) -> None:
-        route = self._route()
+        route = self._access.route()
+        if route == "local":
+            self._file.write(value)
+            return
         description = (
             f"Current OAuth tokens of Anaplan connection {self.conn_id!r} (sealed; managed by the provider)"
         )
-        if route == "sdk":
-            from airflow.sdk import Variable
-
-            Variable.set(self.key, value, description=description)
-            forget_cached(self.key)
-        elif route == "db":
-            from airflow.models.variable import Variable as DbVariable
-
-            try:
-                DbVariable.set(self.key, value, description=description)
-            except Exception as exc:
-                self._db_failed(exc)
-                self.write(value)
-        else:
-            self._file.write(value)
-
-
-def forget_cached(key: str) -> None:
-    """Drop a Variable from the Task SDK's secrets cache (a stale token would lose the next race)."""
-    try:
-        from airflow.sdk.execution_time.cache import SecretCache
-
-        SecretCache.invalidate_variable(key)
-    except Exception:  # cache disabled or absent
-        pass
+        try:
+            self._access.set(route, self.key, value, description)
+        except Exception as exc:
+            self._access.failed(exc)
+            self.write(value)
 
 
 def build_token_store(

@@ -340,6 +340,9 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
             except Exception:
                 saved = {}
             leases = list(saved.get("leases") or [])
+        self._give_back(leases)
+
+    def _give_back(self, leases: list[dict[str, str]]) -> None:
         for lease in leases:
             try:
                 self.hook.release_file_lease(lease)
@@ -649,9 +652,4 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
             return
         self._cancelled = True
         self.cancel_quietly(self._running[1])
-        for lease in self._leases:
-            try:
-                self.hook.release_file_lease(lease)
-            except Exception:
-                self.log.warning("Could not release the lease on Anaplan file %s", lease.get("file_id"))
-        self._leases = []
+        self._give_back(self._leases)

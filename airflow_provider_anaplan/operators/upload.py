@@ -11,6 +11,10 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
+#: how long an upload may hold its file, and how long it waits for another holder (seconds)
+UPLOAD_LEASE_SECONDS = 3600.0
+
+
 class AnaplanUploadFileOperator(AnaplanBaseOperator):
     """Upload one file (chunked, compressed, streamed) to an Anaplan file id.
 
@@ -37,10 +41,18 @@ class AnaplanUploadFileOperator(AnaplanBaseOperator):
         src = to_source(self.source)
         try:
             self.persist_model_link(context)
-            if is_stream(src):
-                self.hook.upload_file_stream(self.file_id, src)
-            else:
-                self.hook.upload_file(self.file_id, src)
+            # Wait while another run of this deployment uploads to this file or has an import reading it.
+            lease = self.hook.acquire_file_lease(
+                str(self.file_id), hold_for=UPLOAD_LEASE_SECONDS, wait=UPLOAD_LEASE_SECONDS,
+                owner=f"{self.dag_id}.{self.task_id}",
+            )
+            try:
+                if is_stream(src):
+                    self.hook.upload_file_stream(self.file_id, src)
+                else:
+                    self.hook.upload_file(self.file_id, src)
+            finally:
+                self.hook.release_file_lease(lease)
         finally:
             self.hook.close()
         shown = self.source if isinstance(self.source, str) else type(self.source).__name__
