@@ -69,8 +69,9 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "rotatable_token": {
         "label": "Rotatable refresh token",
-        "description": "oauth auth: the refresh token is single-use; each refresh returns a new one, which "
-        "is stored back into the connection when it lives in the metadata database.",
+        "description": "oauth auth: the refresh token is single-use; each refresh returns a new one. The "
+        "connection keeps the registered token; the current pair lives in a sealed Airflow Variable "
+        "(anaplan_oauth_token_state_*) shared by every worker and the triggerer.",
         "schema": {"type": _B, "default": False},
     },
     "api_url": {

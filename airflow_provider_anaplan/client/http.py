@@ -31,6 +31,7 @@ from airflow_provider_anaplan.exceptions import (
     AnaplanTransportError,
     http_error_class,
 )
+from airflow_provider_anaplan.validation import validate_seconds
 
 __all__ = [
     "RetryPolicy",
@@ -77,9 +78,8 @@ class RetryPolicy:
                 f"retry.max_attempts must be an integer from 1 to 100, got {self.max_attempts!r}"
             )
         for name in ("backoff_initial", "backoff_max", "retry_after_max"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise AnaplanConfigError(f"retry.{name} must be a number of seconds >= 0, got {value!r}")
+            value = validate_seconds(getattr(self, name), f"retry.{name}", minimum=0, inclusive=True)
+            object.__setattr__(self, name, value)
         statuses = frozenset(self.retry_statuses)
         if not all(isinstance(s, int) and 400 <= s <= 599 for s in statuses):
             raise AnaplanConfigError(

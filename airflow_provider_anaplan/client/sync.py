@@ -106,7 +106,10 @@ class LoopThread:
                                 "The Anaplan client's event loop stopped while a call was waiting for it"
                             ) from None
         except BaseException:
-            future.cancel()
+            try:
+                future.cancel()
+            except RuntimeError:  # the loop is already closed: nothing left to cancel
+                pass
             raise
 
     def iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:
@@ -120,7 +123,7 @@ class LoopThread:
                 yield item
         finally:
             aclose = getattr(agen, "aclose", None)
-            if aclose is not None and self.loop.is_running():
+            if aclose is not None and not self.forked and self.loop.is_running():
                 self.run(aclose())
 
     def close(self) -> None:

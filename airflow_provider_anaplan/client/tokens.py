@@ -19,11 +19,17 @@ import weakref
 from collections.abc import Callable
 
 from airflow_provider_anaplan.client.auth import Token, authenticate, oauth_refresh, refresh_token
+from airflow_provider_anaplan.client.blocking import is_blocked_in_sync_call
 from airflow_provider_anaplan.client.config import ClientConfig
 from airflow_provider_anaplan.client.credentials import OAuthCredentials, Secret
 from airflow_provider_anaplan.client.http import HttpSession
 from airflow_provider_anaplan.client.token_store import MachineLock, TokenState, TokenStore, writer_id
-from airflow_provider_anaplan.exceptions import AnaplanAuthError, AnaplanError, AnaplanReauthorizationRequired
+from airflow_provider_anaplan.exceptions import (
+    AnaplanAuthError,
+    AnaplanError,
+    AnaplanReauthorizationRequired,
+    AnaplanTransportError,
+)
 
 __all__ = ["TokenCache", "TokenEntry", "TokenManager", "TOKEN_CACHE", "clear_token_cache", "on_new_token"]
 
@@ -69,6 +75,7 @@ class TokenEntry:
         self.key = key
         self.token: Token | None = None
         self.refresh_token: str | None = None  # current OAuth refresh token once rotated
+        self.holder: int | None = None  # thread id holding ``lock`` (to detect a sync-in-async deadlock)
         self.rejected: str | None = None  # the last access token the API answered 401 to
         self.rejected_at = 0.0
         self.refreshing = False
@@ -174,8 +181,18 @@ class TokenManager:
     async def _renew(self, entry: TokenEntry) -> Token:
         async with entry.loop_lock():
             # Another loop/thread may hold the entry: poll for it (cancellation-safe, never blocks the loop).
-            while not entry.lock.acquire(blocking=False):  # noqa: ASYNC110
+            waited_until = time.monotonic() + self._max_wait()
+            while not entry.lock.acquire(blocking=False):
+                if is_blocked_in_sync_call(entry.holder):
+                    # The holder is this loop's own thread, blocked in a sync call that waits for us.
+                    return await self._bypass(entry)
+                if time.monotonic() > waited_until:
+                    raise AnaplanTransportError(
+                        f"Waited {self._max_wait():.0f} s for another refresh of the same Anaplan identity "
+                        "in this process; giving up"
+                    )
                 await asyncio.sleep(0.005)
+            entry.holder = threading.get_ident()
             try:
                 token = entry.token
                 if token is not None and not token.due(self._config.token_refresh_lead):
@@ -197,7 +214,26 @@ class TokenManager:
                 return entry.token
             finally:
                 entry.refreshing = False
+                entry.holder = None
                 entry.lock.release()
+
+    def _max_wait(self) -> float:
+        """Bound on waiting for another refresh of this identity (all its attempts, plus margin)."""
+        return self._config.timeout * self._config.retry.max_attempts + 30.0
+
+    async def _bypass(self, entry: TokenEntry) -> Token:
+        """Obtain a token without the entry lock: its holder is blocked until we return."""
+        creds = self._creds
+        if isinstance(creds, OAuthCredentials) and creds.rotatable:
+            raise AnaplanError(
+                "A blocking AnaplanClient call was made from a coroutine while an async client of the same "
+                "rotatable OAuth identity is refreshing on that thread: a second refresh would spend the "
+                "refresh token. Use the async client in coroutines (or run the sync call in a thread)."
+            )
+        token = await self._obtain(entry, None)
+        entry.token = token
+        _announce(token)
+        return token
 
     async def _obtain(self, entry: TokenEntry, current: Token | None) -> Token:
         creds = self._creds

@@ -8,7 +8,8 @@ process-wide token cache, so many hooks and triggers of one connection authentic
 
 The bulk methods users know (``upload_file``, ``run_action``, ``get_task_status`` ...) are delegated to
 the client by the declared name lists :data:`DELEGATED_METHODS` and :data:`DELEGATED_STREAMS`; see the
-client for their parameters.
+client for their parameters. Sources and destinations (:data:`PATH_ARGUMENTS`) follow the client's one
+rule, with object-storage URIs allowed (:func:`resolve_path_argument`): a ``str`` is a path, never content.
 """
 
 from __future__ import annotations

@@ -243,6 +243,12 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
         if not task_id:
             return None
         status = self._read_previous(task_id)
+        cancelling_until = time.monotonic() + min(self.timeout, 300.0)
+        while status is not None and status.state.value == "CANCELLING" and time.monotonic() < cancelling_until:
+            # A previous try asked to cancel it (timeout): wait for the end rather than reattach to it.
+            self.log.info("Previous Anaplan task %s is being cancelled; waiting for it to end", task_id)
+            time.sleep(self.poll_interval)
+            status = self._read_previous(task_id)
         if status is None:
             return None
         if not status.outcome.is_terminal or status.is_success:
@@ -446,6 +452,7 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
 
         last_desc = ""
         last: TaskStatus | None = None
+        last_error: BaseException | None = None
         failures = 0
         while True:
             try:
@@ -454,6 +461,7 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
                 if is_permanent_error(exc) or not _is_anaplan_error(exc):
                     raise
                 failures += 1
+                last_error = exc
                 delay = poll_backoff(failures, self.poll_interval)
                 self.log.warning(
                     "Polling Anaplan task %s failed (%s); %d failed in a row, next poll in %.1f s",
@@ -462,10 +470,8 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
                     failures,
                     delay,
                 )
-                if end_time - time.time() <= 0:
-                    raise
             else:
-                failures = 0
+                failures, last_error = 0, None
                 last = status
                 if status.outcome.is_terminal:
                     return status
@@ -476,6 +482,8 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
             remaining = end_time - time.time()
             if remaining <= 0:
                 seen = describe(last) if last is not None else "unknown"
+                if last_error is not None:
+                    seen += f"; the last poll failed: {last_error}"
                 message = (
                     f"Anaplan task {task_id} of action {self.action_id} did not finish within "
                     f"{self.timeout:g} s (last state {seen}); {self.cancel_and_describe(task_id)}"

@@ -24,8 +24,9 @@ Example::
     with CeleryStack(dags_folder, env={"AIRFLOW_CONN_ANAPLAN_DEFAULT": conn_json}) as stack:
         run_id = stack.trigger_dag("my_dag")
         worker = stack.worker_of_task("my_dag", run_id, "load")     # which "machine" runs it
-        stack.kill_component(worker)                                # SIGKILL its whole tree
+        stack.kill_worker(worker)                                   # SIGKILL its whole tree
         stack.restart_worker(worker)
+        stack.kill_triggerer(); stack.restart_triggerer()
         state = stack.wait_for_dag_run("my_dag", run_id, timeout=300)
 
 Heartbeats are short as in :class:`AirflowStack`; in addition a task instance whose worker died is
@@ -284,14 +285,20 @@ class PostgresServer:
             except psycopg2.OperationalError as exc:
                 last = exc
             time.sleep(0.2)
-        raise AirflowStackError(f"postgres not ready after {timeout:.0f}s ({last}):\n{_tail(self.log_path, 40)}")
+        raise AirflowStackError(
+            f"postgres not ready after {timeout:.0f}s ({last}):\n{_tail(self.log_path, 40)}"
+        )
 
     def connect(self, database: str | None = None) -> Any:
         """A new ``psycopg2`` connection (caller closes it)."""
         import psycopg2
 
         return psycopg2.connect(
-            host="127.0.0.1", port=self.port, user=self.user, dbname=database or self.database, connect_timeout=10
+            host="127.0.0.1",
+            port=self.port,
+            user=self.user,
+            dbname=database or self.database,
+            connect_timeout=10,
         )
 
     def pids(self) -> list[int]:
@@ -545,6 +552,17 @@ class CeleryStack(AirflowStack):
         _wait_gone(tree, timeout=10)
         return [p.pid for p in tree]
 
+    def kill_triggerer(self) -> list[int]:
+        """SIGKILL the triggerer's whole process tree (its triggers are orphaned); return the pids."""
+        tree = _process_tree(self.components["triggerer"].pid)
+        self.kill_component("triggerer", signal.SIGKILL)
+        _wait_gone(tree, timeout=10)
+        return [p.pid for p in tree]
+
+    def restart_triggerer(self) -> Component:
+        """Start a new triggerer (a new job: it takes over triggers whose triggerer stopped heartbeating)."""
+        return self.restart_component("triggerer")
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop every Airflow component, then Redis and PostgreSQL; delete the root; idempotent."""
         if self._stopped:
@@ -669,7 +687,11 @@ class CeleryStack(AirflowStack):
                 continue
             for proc in _process_tree(component.pid):
                 title = _cmdline(proc)
-                if title.startswith("airflow worker -- ") and _title_ti_id(proc) == ti_hex and _is_running(proc):
+                if (
+                    title.startswith("airflow worker -- ")
+                    and _title_ti_id(proc) == ti_hex
+                    and _is_running(proc)
+                ):
                     return name
         return None
 

@@ -97,7 +97,7 @@ async def test_restored_trigger_with_past_deadline_polls_once_at_once(emulator: 
     started = time.monotonic()
     [event] = await all_events(restored)
     assert event["status"] == "error" and "404" in event["message"]
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 2  # no jitter sleep: one authentication and one poll
     polls = [k for k in emulator.admin.counters()["requests"] if k.startswith("GET") and "tasks/{" in k]
     assert sum(emulator.admin.counters()["requests"][k] for k in polls) == 1
 

@@ -225,7 +225,7 @@ def event(status: str, task_id: str, message: str = "the trigger said so") -> di
 def test_timeout_with_failed_cancel_keeps_state_and_says_so(emulator: Any, make_context: Any) -> None:
     emulator.admin.configure(min_task_seconds=5)
     [task_id] = start_tasks()
-    emulator.admin.add_fault(method="DELETE", path_regex="/tasks/", status=500)
+    emulator.admin.add_fault(method="DELETE", path_regex="/tasks/", status=403)  # refused, not retried
     context = context_with_state(make_context, task_id)
     with pytest.raises(AnaplanTaskTimeoutError) as info:
         op().execute_complete(context, event("timeout", task_id))
@@ -282,3 +282,31 @@ def test_cancelled_event_clears_state(emulator: Any, make_context: Any) -> None:
     with pytest.raises(AnaplanTaskError, match=r"\[cancelled\]"):
         op().execute_complete(context, event("cancelled", task_id))
     assert STATE_KEY not in context["task_state_store"].data
+
+
+def test_sync_operator_polls_through_exhausted_retries(emulator: Any, make_context: Any) -> None:
+    """The sync path follows the same rule: a poll whose retries are exhausted is not the end."""
+    emulator.admin.configure(min_task_seconds=1.0)
+    operator = AnaplanImportOperator(
+        task_id="load", import_id=IMPORT_PRODUCTS, uploads={FILE_PRODUCTS: PRODUCTS}, poll_interval=0.1, timeout=60
+    )
+    operator.hook = AnaplanHook(retry=FAST_RETRY)  # 3 attempts per request
+    emulator.admin.add_fault(method="GET", path_regex=r"/tasks/[0-9A-F]+$", status=503, count=7)
+    result = operator.execute(make_context())
+    assert result["successful"] is True
+    fired = emulator.admin.counters()["faults"]
+    assert [n for k, n in fired.items() if k.startswith("rule")] == [7], fired
+
+
+def test_sync_operator_times_out_through_transient_failures(emulator: Any, make_context: Any) -> None:
+    emulator.admin.configure(min_task_seconds=30)
+    operator = AnaplanImportOperator(
+        task_id="load", import_id=IMPORT_PRODUCTS, uploads={FILE_PRODUCTS: PRODUCTS}, poll_interval=0.1, timeout=2
+    )
+    operator.hook = AnaplanHook(retry=FAST_RETRY)
+    emulator.admin.add_fault(method="GET", path_regex=r"/tasks/[0-9A-F]+$", status=503)
+    with pytest.raises(AnaplanTaskTimeoutError) as info:
+        operator.execute(make_context())
+    text = str(info.value)
+    assert "did not finish within 2 s" in text and "the last poll failed" in text, text
+    assert "cancellation was requested" in text, text

@@ -179,11 +179,6 @@ def _sync_call_while_async_client_authenticates(config: ClientConfig) -> int:
     return asyncio.run(main())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs a change in client/tokens.py (lead): do not wait for a token lock held by a thread "
-    "that is blocked in a sync AnaplanClient call (client/blocking.py tells which)",
-)
 @pytest.mark.timeout(90)
 def test_sync_call_while_an_async_client_of_the_same_identity_authenticates(
     make_config: Callable[..., ClientConfig], anaplan_emulator: Any

@@ -43,6 +43,7 @@ import contextlib
 import os
 import secrets
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -98,7 +99,8 @@ def service_binaries() -> None:
     missing = missing_service_binaries()
     if missing:
         message = "DISTRIBUTED DEPLOYMENT TEST NOT RUN: " + " | ".join(missing)
-        print(f"\n{'!' * 100}\n{message}\n{'!' * 100}")
+        report(f"{'!' * 100}\n{message}\n{'!' * 100}")  # also in the session summary
+        warnings.warn(message, UserWarning, stacklevel=1)  # and in pytest's warnings summary
         pytest.skip(message)
 
 
@@ -242,7 +244,7 @@ class Campaign:
                 if name in self.stack.worker_names:
                     self.stack.restart_worker(name, wait=False)
                 else:
-                    self.stack.restart_component(name)
+                    self.stack.restart_triggerer()
 
     def maybe_kill_worker(self, active: list[str]) -> None:
         if not self._due(len(self.worker_kills)) or any(n in self.restarts for n in self.stack.worker_names):
@@ -302,7 +304,7 @@ class Campaign:
             if now - since < DEFERRED_BEFORE_KILL:
                 continue
             anaplan_task = self.stack.xcom(self.dag_id, run_id, "load_all", key="anaplan_task_id")
-            self.stack.kill_component("triggerer")
+            self.stack.kill_triggerer()
             self.triggerer_kills.append(
                 {
                     "run_id": run_id,
@@ -409,6 +411,8 @@ def check_and_report(deployment: Deployment, campaign: Campaign, label: str) -> 
             f"workers and the triggerer do not share the rotating refresh token yet\n{summary}"
         )
     assert not failed, f"failed runs: {[(r, tries[r]) for r in failed]}\n{summary}"
+    # The connections came from the environment of each component, never from the metadata DB.
+    assert not stack.query("SELECT conn_id FROM connection WHERE conn_id LIKE 'anaplan%'")
     assert created == {a: campaign.runs for a in ACTIONS}, f"not exactly once: {created}\n{summary}"
     assert len(campaign.worker_kills) == campaign.kills, f"worker kills: {campaign.worker_kills}"
     assert len(campaign.triggerer_kills) == campaign.kills, f"triggerer kills: {campaign.triggerer_kills}"

@@ -31,6 +31,7 @@ from airflow_provider_anaplan.client import (  # noqa: E402
     BasicCredentials,
     CertificateCredentials,
     ClientConfig,
+    Content,
     OAuthCredentials,
     RetryPolicy,
     clear_token_cache,
@@ -91,7 +92,7 @@ class Ctx:
             "auth_url": self.emu.auth_url,
             "oauth_url": self.emu.oauth_url,
             "retry": FAST_RETRY,
-            "poll_interval": 0.05,
+            "poll_interval": 0.1,
             "timeout": 10.0,
             **options,
         }
@@ -145,6 +146,20 @@ def hook(conn_id: str) -> Any:
     from airflow_provider_anaplan.hooks.anaplan import AnaplanHook
 
     return AnaplanHook(conn_id)
+
+
+def sensor(**kwargs: Any) -> Any:
+    """Build an :class:`AnaplanTaskSensor` (its arguments are checked at construction)."""
+    from airflow_provider_anaplan.sensors.task import AnaplanTaskSensor
+
+    return AnaplanTaskSensor(task_id="bad_input", action_id=IMPORT_PRODUCTS, task_id_to_watch="T", **kwargs)
+
+
+def trigger(**kwargs: Any) -> Any:
+    """Build an :class:`AnaplanTaskTrigger` (its arguments are checked at construction)."""
+    from airflow_provider_anaplan.triggers.task import AnaplanTaskTrigger
+
+    return AnaplanTaskTrigger(anaplan_conn_id=CONN_ID, action_id=IMPORT_PRODUCTS, task_id="T", **kwargs)
 
 
 def certificate(passphrase: str | None = None) -> tuple[bytes, bytes]:
@@ -208,7 +223,7 @@ def slow_task(ctx: Ctx) -> tuple[AnaplanClient, str]:
 def cancelled_task(ctx: Ctx) -> Any:
     client, task_id = slow_task(ctx)
     client.cancel_task(IMPORT_PRODUCTS, task_id)
-    return client.wait_for_task(IMPORT_PRODUCTS, task_id, poll_interval=0.05, timeout=10)
+    return client.wait_for_task(IMPORT_PRODUCTS, task_id, poll_interval=0.1, timeout=10)
 
 
 def dead_port_url() -> str:
@@ -333,7 +348,19 @@ CASES: list[BadInput] = [
              AnaplanConfigError, "retry.max_attempts must be an integer from 1 to 100, got 0"),
     BadInput("cfg-poll-interval", C, "`ClientConfig(poll_interval=0)`",
              lambda c: c.config(poll_interval=0),
-             AnaplanConfigError, "poll_interval must be > 0, got 0"),
+             AnaplanConfigError, "poll_interval must be >= 0.1 seconds, got 0"),
+    BadInput("cfg-timeout-nan", C, "`ClientConfig(timeout=float(\"nan\"))`",
+             lambda c: c.config(timeout=float("nan")),
+             AnaplanConfigError, "timeout must be a finite number of seconds, got nan"),
+    BadInput("cfg-timeout-bool", C, "`ClientConfig(timeout=True)`",
+             lambda c: c.config(timeout=True),
+             AnaplanConfigError, "timeout must be a number of seconds, got True"),
+    BadInput("cfg-wait-timeout-nan", C, "`wait_for_task(..., timeout=float(\"nan\"))`",
+             lambda c: c.client().wait_for_task(IMPORT_PRODUCTS, "ABC", timeout=float("nan")),
+             AnaplanConfigError, "timeout must be a finite number of seconds, got nan"),
+    BadInput("cfg-wait-poll-interval", C, "`wait_for_task(..., poll_interval=0.01)`",
+             lambda c: c.client().wait_for_task(IMPORT_PRODUCTS, "ABC", poll_interval=0.01),
+             AnaplanConfigError, "poll_interval must be >= 0.1 seconds, got 0.01"),
     BadInput("cred-cert-not-pem", C, "certificate file that is not PEM",
              lambda c: (c.tmp.joinpath("cert.pem").write_text("hello"),
                         CertificateCredentials(c.tmp / "cert.pem", certificate()[1])),
@@ -348,12 +375,27 @@ CASES: list[BadInput] = [
              mismatched_key,
              AnaplanAuthError, "does not match certificate (PEM bytes) (different public keys)"),
     BadInput("cfg-task-timeout", C, "`wait_for_task(timeout=0.3)` on a 5 s import",
-             lambda c: (lambda cl, t: cl.wait_for_task(IMPORT_PRODUCTS, t, poll_interval=0.05, timeout=0.3))(*slow_task(c)),
+             lambda c: (lambda cl, t: cl.wait_for_task(IMPORT_PRODUCTS, t, poll_interval=0.1, timeout=0.3))(*slow_task(c)),
              AnaplanTaskTimeoutError, "is still IN_PROGRESS after 0.3 s"),
     # --- operator arguments
     BadInput("op-poll-interval", OP, "`AnaplanImportOperator(poll_interval=0)`",
              lambda c: c.execute("imports.AnaplanImportOperator", import_id=IMPORT_PRODUCTS, poll_interval=0),
-             AnaplanConfigError, "poll_interval must be > 0 seconds"),
+             AnaplanConfigError, "poll_interval must be >= 0.1 seconds"),
+    BadInput("op-timeout-nan", OP, "`AnaplanImportOperator(timeout=float(\"nan\"))`",
+             lambda c: c.execute("imports.AnaplanImportOperator", import_id=IMPORT_PRODUCTS, timeout=float("nan")),
+             AnaplanConfigError, "timeout must be a finite number of seconds, got nan"),
+    BadInput("op-poll-interval-inf", OP, "`AnaplanExportOperator(poll_interval=float(\"inf\"))`",
+             lambda c: c.execute("export.AnaplanExportOperator", export_id=EXPORT_PRODUCTS, poll_interval=float("inf")),
+             AnaplanConfigError, "poll_interval must be a finite number of seconds, got inf"),
+    BadInput("op-sensor-poke-interval-nan", OP, "`AnaplanTaskSensor(poke_interval=float(\"nan\"))`",
+             lambda c: sensor(poke_interval=float("nan")),
+             AnaplanConfigError, "poke_interval must be a finite number of seconds, got nan"),
+    BadInput("op-sensor-timeout-nan", OP, "`AnaplanTaskSensor(timeout=float(\"nan\"), deferrable=True)`",
+             lambda c: sensor(timeout=float("nan"), deferrable=True),
+             AnaplanConfigError, "timeout must be a finite number of seconds, got nan"),
+    BadInput("op-trigger-poll-interval", OP, "`AnaplanTaskTrigger(poll_interval=0)`",
+             lambda c: trigger(poll_interval=0),
+             AnaplanConfigError, "poll_interval must be >= 0.1 seconds, got 0"),
     BadInput("op-timeout", OP, "`AnaplanImportOperator(timeout=-1)`",
              lambda c: c.execute("imports.AnaplanImportOperator", import_id=IMPORT_PRODUCTS, timeout=-1),
              AnaplanConfigError, "timeout must be > 0 seconds"),
@@ -387,12 +429,21 @@ CASES: list[BadInput] = [
     BadInput("src-directory", S, "a directory `Path`",
              lambda c: c.client().upload_file(FILE_PRODUCTS, c.tmp),
              AnaplanConfigError, "is a directory, not a file"),
-    BadInput("src-unencodable-str", S, "a `str` with a lone surrogate (`\"\\ud800\"`)",
-             lambda c: c.client().upload_file(FILE_PRODUCTS, "Product\n\ud800\n"),
-             AnaplanConfigError, "the str content cannot be encoded as UTF-8"),
+    BadInput("src-unencodable-str", S, "`Content(\"Product\\n\\ud800\\n\")` (a lone surrogate)",
+             lambda c: c.client().upload_file(FILE_PRODUCTS, Content("Product\n\ud800\n")),
+             AnaplanConfigError, "the Content text cannot be encoded as UTF-8"),
+    BadInput("src-str-missing-path", S, "`AnaplanHook().upload_file(file_id, \"/data/x.csv\")` (a `str` is a path)",
+             lambda c: hook(c.connection()).upload_file(FILE_PRODUCTS, "/data/x.csv"),
+             AnaplanConfigError, "Upload source file /data/x.csv does not exist (a str source is a path; pass bytes or Content(...)"),
+    BadInput("src-str-content", S, "CSV text given as a `str` (`upload_file(file_id, \"Product,...\\n...\")`)",
+             lambda c: c.client().upload_file(FILE_PRODUCTS, GOOD_PRODUCTS.decode()),
+             AnaplanConfigError, "is not a file path (a str source is a path; pass bytes or Content(...)"),
+    BadInput("src-uri-without-airflow", S, "`AnaplanClient.upload_file(file_id, \"s3://bucket/x.csv\")`",
+             lambda c: c.client().upload_file(FILE_PRODUCTS, "s3://bucket/x.csv"),
+             AnaplanConfigError, "is an object-storage URI: pass an Airflow ObjectStoragePath"),
     BadInput("src-wrong-type", S, "`upload_file(file_id, 42)`",
              lambda c: c.client().upload_file(FILE_PRODUCTS, 42),
-             AnaplanConfigError, "Cannot upload a int: give bytes, str (content), a pathlib.Path"),
+             AnaplanConfigError, "Cannot upload a int: give bytes or Content(...) (content), a str or pathlib.Path"),
     BadInput("src-text-mode-file", S, "a file object opened in text mode",
              text_mode_file,
              AnaplanConfigError, "the file object is open in text mode; open it with mode 'rb'"),

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .oauth import approve_device_code as approve_device
 from .oauth import issue_refresh_token
 from .responses import json_response
 from .seed import FixtureError
@@ -141,23 +142,11 @@ async def approve_device_code(request: Request) -> Response:
     state = _emulator(request).state
     try:
         body = await _json(request)
-        user_code = str(body["user_code"]).strip().upper()
+        user_code = str(body["user_code"])
     except (ValueError, KeyError) as exc:
         return _bad(f"expected {{user_code}}: {exc}")
-    email = str(body.get("user") or next(iter(state.users))).lower()
-    user = state.users.get(email)
-    if user is None:
-        return _bad(f"unknown user {email!r}", 404)
-    for code in state.security.device_codes.values():
-        if code.user_code == user_code and not code.used:
-            if time.time() >= code.expires_at:
-                return _bad("the device code has expired", 410)
-            if body.get("deny"):
-                code.denied = True
-            else:
-                code.approved_user = user.id
-            return json_response({"status": "denied" if body.get("deny") else "approved", "user": user.email})
-    return _bad(f"no pending device code with user_code {user_code!r}", 404)
+    status, answer = approve_device(state, user_code, body.get("user") or None, bool(body.get("deny")))
+    return json_response(answer, status=status)
 
 
 async def issue_oauth_tokens(request: Request) -> Response:

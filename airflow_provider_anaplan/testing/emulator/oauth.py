@@ -98,6 +98,44 @@ def issue_refresh_token(state: EmulatorState, client_id: str, user: User) -> dic
     return _issue(state, user, client_id, client.rotatable, None)
 
 
+def pending_device_codes(state: EmulatorState) -> list[DeviceCode]:
+    """Device authorizations still waiting for the user (not approved, denied, used or expired)."""
+    now = time.time()
+    return [
+        c
+        for c in state.security.device_codes.values()
+        if not c.used and not c.denied and c.approved_user is None and now < c.expires_at
+    ]
+
+
+def approve_device_code(
+    state: EmulatorState, user_code: str, email: str | None = None, deny: bool = False
+) -> tuple[int, dict[str, Any]]:
+    """Approve (or deny) the pending device authorization ``user_code`` as ``email`` (default: the
+    first user). Returns ``(status, body)``: 200 ``{"status": "approved"|"denied", "user"}``, or an
+    error ``{"error": message}`` with 404 (unknown user or code) or 410 (expired).
+
+    Used by the admin API (``POST /_emulator/oauth/device/approve``) and the activation page.
+    """
+    code_text = user_code.strip().upper()
+    if not state.users:
+        return 404, {"error": "the emulator has no users"}
+    address = (email or next(iter(state.users))).strip().lower()
+    user = state.users.get(address)
+    if user is None:
+        return 404, {"error": f"unknown user {address!r}"}
+    for code in state.security.device_codes.values():
+        if code.user_code == code_text and not code.used:
+            if time.time() >= code.expires_at:
+                return 410, {"error": "the device code has expired"}
+            if deny:
+                code.denied = True
+            else:
+                code.approved_user = user.id
+            return 200, {"status": "denied" if deny else "approved", "user": user.email}
+    return 404, {"error": f"no pending device code with user_code {code_text!r}"}
+
+
 async def device_code(request: Request) -> Response:
     """``POST /oauth/device/code``."""
     state = get_state(request)

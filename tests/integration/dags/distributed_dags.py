@@ -66,9 +66,14 @@ def build(dag_id: str, conn_id: str) -> DAG:
             folder = OUT / dag_id / str(run_id) / "input"
             folder.mkdir(parents=True, exist_ok=True)
             products = "Product,Category,Discontinued\n" + "".join(f"{p},Hardware,false\n" for p in PRODUCTS)
-            rows = [f"{p},{m},{100 + 12 * i + j}\n" for i, p in enumerate(PRODUCTS) for j, m in enumerate(MONTHS)]
+            rows = [
+                f"{p},{m},{100 + 12 * i + j}\n" for i, p in enumerate(PRODUCTS) for j, m in enumerate(MONTHS)
+            ]
             rows += ["SKU-999,Jan 26,5\n", "SKU-001,Feb 26,n/a\n"]  # rejected by Anaplan: see the dump
-            for name, text in (("products.csv", products), ("revenue.csv", "Product,Month,Revenue\n" + "".join(rows))):
+            for name, text in (
+                ("products.csv", products),
+                ("revenue.csv", "Product,Month,Revenue\n" + "".join(rows)),
+            ):
                 tmp = folder / f".{name}.tmp"
                 tmp.write_text(text)
                 tmp.replace(folder / name)
