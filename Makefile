@@ -22,14 +22,19 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# PORT: the emulator's port (`make demo PORT=8800`; default: a free port for the demos, 8765 for
+# `make emulator`). EMULATOR_HOST: the address `make emulator` listens on (default 127.0.0.1).
+PORT ?=
+EMULATOR_HOST ?= 127.0.0.1
+
 demo: $(STAMP)
-	$(PY) scripts/demo_airflow.py
+	$(PY) scripts/demo_airflow.py $(if $(PORT),--port $(PORT))
 
 demo-http: $(STAMP)
-	$(PY) scripts/demo.py
+	$(PY) scripts/demo.py $(if $(PORT),--port $(PORT))
 
 emulator: $(STAMP)
-	$(VENV)/bin/anaplan-emulator --host 127.0.0.1 --port 8765
+	$(VENV)/bin/anaplan-emulator --host $(EMULATOR_HOST) --port $(or $(PORT),8765)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -74,7 +74,7 @@ def connection_extras(args: argparse.Namespace, refresh_token: str) -> dict[str,
         "auth_type": "oauth",
         "client_id": args.client_id,
         "refresh_token": refresh_token,
-        "rotatable_token": bool(args.rotatable),
+        "refresh_rotates": bool(args.rotatable),
         "api_url": args.api_url,
         "auth_url": args.auth_url,
         "oauth_url": args.oauth_url,
@@ -83,8 +83,10 @@ def connection_extras(args: argparse.Namespace, refresh_token: str) -> dict[str,
         extras["workspace_id"] = args.workspace_id
     if args.model_id:
         extras["model_id"] = args.model_id
-    if args.verify_ssl is not True:
-        extras["verify_ssl"] = args.verify_ssl
+    if args.verify_ssl is False:
+        extras["verify_ssl"] = False
+    elif isinstance(args.verify_ssl, str):  # a CA bundle path
+        extras["ca_bundle"] = args.verify_ssl
     return extras
 
 
@@ -101,6 +103,7 @@ def _store(conn_id: str, extras: dict[str, Any]) -> None:
                 "(airflow connections add ... --conn-type anaplan) or run without --store to print one."
             )
         merged = dict(conn.extra_dejson)
+        merged.pop("rotatable_token", None)  # deprecated name of refresh_rotates
         merged.update(extras)
         conn.conn_type = conn.conn_type or "anaplan"
         conn.set_extra(json.dumps(merged))

@@ -43,7 +43,7 @@ async def upload(url: str, total_mb: int, chunk_mb: int, concurrency: int) -> tu
     distinct = [igzip.compress(make_chunk(i, chunk_mb * MB), compresslevel=1) for i in range(min(chunks, 8))]
     compressed = sum(len(distinct[i % len(distinct)]) for i in range(chunks))
     async with httpx.AsyncClient(base_url=url, timeout=300.0) as http:
-        token = (await http.post("/token/authenticate", auth=("demo@example.com", "demo"))).json()[
+        token = (await http.post("/token/authenticate", auth=("demo@example.com", "emulator-demo-pw"))).json()[
             "tokenInfo"
         ]["tokenValue"]
         http.headers["Authorization"] = f"AnaplanAuthToken {token}"

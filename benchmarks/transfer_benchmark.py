@@ -35,7 +35,7 @@ MB = 1024 * 1024
 FILE_ID = "113000000001"
 WORKSPACE = "8a868cd985f53e7701860542f59e276e"
 MODEL = "75A40874E6B64FA3AE0B4E5D5B4B9A0B"
-USER, PASSWORD = "demo@example.com", "demo"
+USER, PASSWORD = "demo@example.com", "emulator-demo-pw"
 
 
 # ------------------------------------------------------------------------------------------ data

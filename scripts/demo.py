@@ -1,13 +1,14 @@
 """End-to-end demo against the Anaplan emulator using only httpx and Anaplan's public API.
 
-Starts the emulator on a free port, authenticates as demo@example.com, uploads generated
-products.csv and revenue.csv in gzip chunks, runs process 118000000000 (Products then Revenue),
-polls the task, runs export 116000000000, downloads it and checks the exported rows equal the
-uploaded revenue rows. Exits non-zero on any failure. ``make demo`` runs it.
+Starts the emulator (on ``--port``, default a free port), authenticates as demo@example.com, uploads
+generated products.csv and revenue.csv in gzip chunks, runs process 118000000000 (Products then
+Revenue), polls the task, runs export 116000000000, downloads it and checks the exported rows equal the
+uploaded revenue rows. Exits non-zero on any failure. ``make demo-http [PORT=8800]`` runs it.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import gzip
 import io
@@ -59,7 +60,7 @@ def run_demo(base_url: str, say: Callable[[str], None] = print, products: int = 
     """Run the whole round trip against an emulator (or anything speaking Anaplan's API) at ``base_url``."""
     model = f"{base_url}/2/0/workspaces/{WORKSPACE}/models/{MODEL}"
     with httpx.Client(timeout=60.0) as http:
-        r = http.post(f"{base_url}/token/authenticate", auth=("demo@example.com", "demo"))
+        r = http.post(f"{base_url}/token/authenticate", auth=("demo@example.com", "emulator-demo-pw"))
         if r.status_code != 201:
             raise DemoError(f"authentication failed: HTTP {r.status_code} {r.text}")
         http.headers["Authorization"] = f"AnaplanAuthToken {r.json()['tokenInfo']['tokenValue']}"
@@ -137,8 +138,22 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def main() -> int:
-    port = _free_port()
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=None, help="the emulator's port (default: a free port)")
+    args = parser.parse_args(argv)
+    if args.port:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", args.port))
+            except OSError:
+                print(
+                    f"FAILED: port {args.port} is in use; pick another (make demo-http PORT=N)",
+                    file=sys.stderr,
+                )
+                return 1
+    port = args.port or _free_port()
     url = f"http://127.0.0.1:{port}"
     root = Path(__file__).resolve().parents[1]
     print(f"0. starting the Anaplan emulator on {url}")
@@ -151,6 +166,7 @@ def main() -> int:
             str(port),
             "--log-level",
             "warning",
+            "--no-banner",
         ],
         cwd=root,
     )

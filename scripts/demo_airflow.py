@@ -1,21 +1,25 @@
 """The Airflow demo: run the headline example DAG with ``airflow dags test`` against the emulator.
 
 Steps: create a temporary SQLite ``AIRFLOW_HOME`` and migrate it; start the Anaplan emulator as a
-subprocess; point ``AIRFLOW_CONN_ANAPLAN_DEFAULT`` at it (basic auth as ``demo@example.com``, the
-seed's workspace and model); run the DAG that uploads files, imports them through a process, runs an
-export and downloads it; print a summary (rows imported and rejected, export size, where the files
-went) from the run's XComs and the emulator's admin API; stop the emulator. Exits non-zero when any
-step fails, and prints its wall time.
+subprocess (on ``--port``, default a free port); point ``AIRFLOW_CONN_ANAPLAN_DEFAULT`` at it (basic
+auth as ``demo@example.com``, the seed's workspace and model); run the DAG that uploads files, imports
+them through a process, runs an export and downloads it; print a summary (rows imported and rejected,
+export size, where the files went) from the run's XComs and the emulator's admin API; stop the
+emulator. Exits non-zero when any step fails, and prints its wall time.
 
 The DAG is ``example_anaplan_end_to_end`` from ``example_dags/`` unless ``--dag-id`` /
 ``--dags-folder`` say otherwise.
 
-    python scripts/demo_airflow.py [--dag-id ID] [--dags-folder DIR] [--out DIR] [--keep-home]
+    python scripts/demo_airflow.py [--port N] [--dag-id ID] [--dags-folder DIR] [--out DIR] [--keep-home]
+
+``make demo PORT=8800`` passes ``--port 8800``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import socket
 import sys
 import time
 from pathlib import Path
@@ -25,6 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from airflow_provider_anaplan.testing.airflow_stack import AirflowStack  # noqa: E402
+from airflow_provider_anaplan.testing.emulator.banner import model_link  # noqa: E402
 from airflow_provider_anaplan.testing.pytest_plugin import (  # noqa: E402
     EmulatorHandle,
     run_emulator_subprocess,
@@ -103,6 +108,17 @@ def summarize(results: dict[str, Any], emulator: EmulatorHandle) -> list[str]:
     return lines
 
 
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether ``host:port`` cannot be bound (another emulator or any other server listens there)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; return the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -110,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dags-folder", type=Path, default=REPO / "example_dags")
     parser.add_argument("--out", type=Path, default=REPO / "demo_output", help="where the DAG writes files")
     parser.add_argument("--keep-home", action="store_true", help="keep the temporary AIRFLOW_HOME")
+    parser.add_argument("--port", type=int, default=None, help="the emulator's port (default: a free port)")
     args = parser.parse_args(argv)
     started = time.monotonic()
     out: Path = args.out.resolve()
@@ -119,11 +136,23 @@ def main(argv: list[str] | None = None) -> int:
     dag_id = args.dag_id
     say(f"DAG: {dag_id} from {dags_folder}")
 
+    if args.port and port_in_use(args.port):
+        say(f"Demo FAILED: port {args.port} is in use; pick another (make demo PORT=N) or leave it out")
+        return 1
     code = 1
-    with run_emulator_subprocess() as emulator:
+    with contextlib.ExitStack() as emulator_stack:
+        try:
+            emulator = emulator_stack.enter_context(
+                run_emulator_subprocess(port=args.port, extra_args=["--no-banner"])
+            )
+        except (RuntimeError, TimeoutError) as exc:
+            where = f"port {args.port}" if args.port else "a free port"
+            say(f"Demo FAILED: the Anaplan emulator did not start on {where}: {exc}")
+            return 1
         say(
             f"1. Anaplan emulator running at {emulator.url} (pid {emulator.process.pid if emulator.process else '?'})"
         )
+        say(f"   model page: {model_link(emulator.url, emulator.workspace_id, emulator.model_id)}")
         stack = AirflowStack(
             dags_folder,
             env={

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from airflow_provider_anaplan.client.coordination import DirectoryCoordination
+from airflow_provider_anaplan.compat import coordination_by_variables
 from airflow_provider_anaplan.hooks.variables import Route, VariableAccess
 
 __all__ = ["COORDINATION_PREFIX", "AirflowVariableCoordination"]
@@ -42,7 +43,7 @@ class AirflowVariableCoordination:
 
     def _guard(self, remote: Callable[[Route], T], local: Callable[[], T]) -> T:
         route = self._access.route()
-        if route == "local":
+        if route == "local" or not coordination_by_variables():  # Airflow < 3.3: one machine
             return local()
         try:
             return remote(route)

@@ -104,9 +104,9 @@ class VariableAccess:
 
     def set(self, route: Route, key: str, value: str, description: str) -> None:
         if route == "sdk":
-            from airflow.sdk import Variable
+            from airflow_provider_anaplan.compat import sdk_variable_set  # raises on failure on every 3.x
 
-            Variable.set(key, value, description=description)
+            sdk_variable_set(key, value, description)
             _forget_cached(key)
         else:
             from airflow.models.variable import Variable as DbVariable
@@ -115,9 +115,9 @@ class VariableAccess:
 
     def delete(self, route: Route, key: str) -> None:
         if route == "sdk":
-            from airflow.sdk import Variable
+            from airflow_provider_anaplan.compat import sdk_variable_delete  # raises on failure on every 3.x
 
-            Variable.delete(key)
+            sdk_variable_delete(key)
             _forget_cached(key)
         else:
             from airflow.models.variable import Variable as DbVariable

@@ -19,8 +19,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import BaseOperator
 
+from airflow_provider_anaplan.compat import conf
 from airflow_provider_anaplan.exceptions import AnaplanConfigError
 from airflow_provider_anaplan.hooks.anaplan import AnaplanHook
 from airflow_provider_anaplan.links.model import AnaplanModelLink
@@ -404,7 +405,7 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
 
     # ---- execution -------------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
-        from airflow.sdk.exceptions import TaskDeferred
+        from airflow_provider_anaplan.compat import TaskDeferred
 
         deferred = False
         try:

@@ -35,7 +35,9 @@ class TaskStateError(AnaplanError):
 
 
 def _store(context: Mapping[str, Any]) -> Any:
-    return context.get("task_state_store")
+    from airflow_provider_anaplan.compat import task_state_store  # Airflow < 3.3: Variables
+
+    return task_state_store(context)
 
 
 def _retrying(what: str, func: Any, *args: Any) -> Any:

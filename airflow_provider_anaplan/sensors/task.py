@@ -117,7 +117,7 @@ class AnaplanTaskSensor(BaseSensorOperator):
 
         status, message = event.get("status"), event.get("message") or ""
         if status == "timeout":
-            from airflow.sdk.exceptions import AirflowSensorTimeout
+            from airflow_provider_anaplan.compat import AirflowSensorTimeout
 
             raise AirflowSensorTimeout(f"[timeout] {message}")
         cls = {"failed": AnaplanTaskFailedError, "cancelled": AnaplanTaskCancelledError}.get(str(status), AnaplanTaskError)

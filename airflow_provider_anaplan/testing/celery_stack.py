@@ -403,6 +403,7 @@ class CeleryStack(AirflowStack):
         self.redis = RedisServer(self.root / "services" / "redis", env=marker)
         self._worker_env: dict[str, dict[str, str]] = {}
         self._include_services = True
+        self._down: set[str] = set()  # components killed on purpose and not started again yet
 
     # ------------------------------------------------------------------ configuration
 
@@ -494,6 +495,7 @@ class CeleryStack(AirflowStack):
 
     def start_component(self, name: str) -> Component:
         """Start an Airflow component, or a Celery worker (``worker-N``) in its own home."""
+        self._down.discard(name)
         if name not in self.worker_names:
             return super().start_component(name)
         current = self.components.get(name)
@@ -544,6 +546,18 @@ class CeleryStack(AirflowStack):
         if wait:
             self.wait_workers_ready(timeout=timeout, names=[name])
         return component
+
+    def kill_component(self, name: str, sig: int = signal.SIGKILL, timeout: float = 30.0) -> None:
+        """As :meth:`AirflowStack.kill_component`; the component counts as *down on purpose* (so
+        :meth:`check_alive` does not report it) until it is started again."""
+        self._down.add(name)
+        super().kill_component(name, sig, timeout)
+
+    def check_alive(self, names: Sequence[str] | None = None) -> None:
+        """Raise (with the log tail) if a component exited that was not killed on purpose."""
+        watched = [n for n in (names or list(self.components)) if n not in self._down]
+        if watched:
+            super().check_alive(watched)
 
     def kill_worker(self, name: str) -> list[int]:
         """SIGKILL a worker's whole process tree (the "machine" dies); return the pids killed."""
@@ -627,7 +641,8 @@ class CeleryStack(AirflowStack):
         from psycopg2.extras import RealDictCursor
 
         with self.connect() as conn, conn.cursor(cursor_factory=RealDictCursor) as cursor:
-            cursor.execute(sql.replace("?", "%s"), tuple(params))
+            # No parameters: the SQL goes as is (a literal % needs no escaping).
+            cursor.execute(sql.replace("?", "%s") if params else sql, tuple(params) or None)
             return [dict(row) for row in cursor.fetchall()] if cursor.description else []
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120.0) -> None:

@@ -1,284 +1,139 @@
-"""pytest plugin: the ``anaplan_emulator`` fixture and helpers to drive the emulator.
+"""pytest plugin: the Anaplan emulator and an isolated Airflow to run your DAGs against it.
 
-Enable it with ``pytest_plugins = ["airflow_provider_anaplan.testing.pytest_plugin"]`` in a
-``conftest.py``. ``anaplan_emulator`` (function scope) resets the state before each test and returns
-an :class:`EmulatorHandle`; it is backed by one in-process server per session (``anaplan_emulator_server``)
-on a free 127.0.0.1 port. :func:`run_emulator_subprocess` starts the emulator as a child process instead.
+Enable it in your top-level ``conftest.py`` (it needs the ``testing`` extra:
+``pip install 'airflow-provider-anaplan[testing]'``)::
+
+    pytest_plugins = ["airflow_provider_anaplan.testing.pytest_plugin"]
+
+Fixtures:
+
+``anaplan_emulator`` (function)
+    An :class:`EmulatorHandle` on the session's in-process emulator, reset to its seed before the test.
+``anaplan_emulator_server`` (session)
+    The running :class:`~airflow_provider_anaplan.testing.emulator.server.EmulatorServer` behind it.
+``anaplan_connection`` (function)
+    ``anaplan_emulator`` plus ``AIRFLOW_CONN_ANAPLAN_DEFAULT`` pointing at it
+    (:meth:`EmulatorHandle.airflow_connection`) and the provider's per-process state cleared
+    (cached tokens, start records, file leases).
+``anaplan_airflow_home`` (session)
+    The session's ``AIRFLOW_HOME``: a temporary directory with a SQLite metadata database and an empty
+    DAGs folder, set up in ``pytest_configure`` (before test modules import Airflow) and deleted at the end.
+``anaplan_airflow_db`` (session)
+    That home with its metadata database created (once) and the DAG bundles registered.
+``anaplan_fast_polling`` (function)
+    Every Anaplan operator and sensor polls at most every ``anaplan_poll_interval`` seconds (default
+    0.2) during the test instead of every 5 s (operators) or 60 s (sensors); the value is returned.
+``anaplan_dag_runner`` (function)
+    All of the above: a :class:`DagRunner` whose ``run(dag_or_dag_file)`` writes the DAG into the
+    metadata database and runs it with ``dag.test()`` against the emulator; ``states(dag_run)`` and
+    ``xcom(dag_run, task_id)`` read the results.
+
+Options: ini ``anaplan_airflow_home = isolated | inherit`` (``inherit`` leaves Airflow's configuration
+alone: no temporary home, and ``anaplan_airflow_db`` only migrates, never resets, the configured
+database), ini ``anaplan_poll_interval`` (seconds; ``off`` disables the cap), and
+``--anaplan-keep-airflow-home`` (keep the temporary home for inspection; its path is in the header).
+
+:func:`run_emulator_subprocess` starts the emulator as a child process instead; the pieces without
+pytest live in :mod:`airflow_provider_anaplan.testing.handle` and
+:mod:`airflow_provider_anaplan.testing.airflow_home`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
-import pytest
+try:
+    import pytest
+except ImportError as exc:  # pragma: no cover - exercised by tests/testing/test_runtime_imports.py
+    raise ImportError(
+        "airflow_provider_anaplan.testing.pytest_plugin needs pytest: "
+        "pip install 'airflow-provider-anaplan[testing]'"
+    ) from exc
 
-from .emulator import DEMO_PASSWORD, DEMO_USER, MODEL_ID, WORKSPACE_ID
+from .airflow_home import (
+    DEFAULT_FAST_POLL_INTERVAL,
+    DagRunner,
+    airflow_home,
+    fast_polling,
+    is_isolated,
+    isolate_airflow_home,
+    migrate_metadata_db,
+    reset_provider_state,
+    restore_airflow_home,
+)
 from .emulator.server import EmulatorServer
+from .handle import EmulatorAdmin, EmulatorHandle, free_port, run_emulator_subprocess
 
 __all__ = [
+    "DagRunner",
     "EmulatorAdmin",
     "EmulatorHandle",
+    "anaplan_airflow_db",
+    "anaplan_airflow_home",
+    "anaplan_connection",
+    "anaplan_dag_runner",
     "anaplan_emulator",
     "anaplan_emulator_server",
+    "anaplan_fast_polling",
     "free_port",
     "run_emulator_subprocess",
 ]
 
-
-class EmulatorAdmin:
-    """Client for the admin API (``/_emulator/*``); every method raises on an HTTP error."""
-
-    def __init__(self, url: str, verify: bool = False) -> None:
-        self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=f"{self.url}/_emulator", timeout=30.0, verify=verify)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def _call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
-        response = self._http.request(method, path, json=body, params=params)
-        if response.status_code >= 400:
-            raise RuntimeError(
-                f"emulator admin {method} {path}: HTTP {response.status_code}: {response.text}"
-            )
-        ctype = response.headers.get("content-type", "")
-        return response.json() if "json" in ctype else response.content
-
-    def health(self) -> bool:
-        return self._call("GET", "/health").get("status") == "ok"
-
-    def reset(self) -> None:
-        """Back to the base fixture: data, tokens, certificates, OAuth state, config, counters, faults."""
-        self._call("POST", "/reset")
-
-    def load_fixture(self, fixture: dict[str, Any], default: bool = False) -> None:
-        """Replace the state with ``fixture``; ``default=True`` also makes it the reset target."""
-        self._call("POST", "/fixture", fixture, params={"default": "true"} if default else None)
-
-    def set_faults(self, **faults: Any) -> dict[str, Any]:
-        """Latency/bandwidth/rate faults, e.g. ``set_faults(latency_ms=50, error_rates={429: 0.2})``."""
-        return self._call("POST", "/faults", faults)
-
-    def add_fault(self, rule: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
-        """A scripted rule: ``add_fault(method="POST", path_regex="/tasks$", status=500, when="after", count=1)``.
-
-        Also ``skip=N``, ``hold_ms=1500`` and ``sequence=["pass", 503, "drop-after", {"hold_ms": 1500}]``
-        (see the *Faults* section of ``docs/emulator.md``); a bad rule raises (HTTP 400).
-        """
-        return self._call("POST", "/faults/rules", {**(rule or {}), **kwargs})
-
-    def clear_faults(self) -> None:
-        self._call("DELETE", "/faults")
-
-    def faults(self) -> dict[str, Any]:
-        return self._call("GET", "/faults")
-
-    def counters(self) -> dict[str, Any]:
-        """``{"requests", "statuses", "tasks_created", "tasks_created_detail", "authentications",
-        "auth_failures", "oauth_refresh_grants", "refresh_token_reuse", "faults", "lost_replies", ...}``."""
-        return self._call("GET", "/counters")
-
-    def reset_counters(self) -> None:
-        self._call("DELETE", "/counters")
-
-    def list_items(self, list_id: str, model_id: str | None = None) -> list[dict[str, Any]]:
-        """Members of a list: ``[{"name", "code", <property>: value}]``."""
-        return self._call("GET", f"/lists/{list_id}", params={"model": model_id} if model_id else None)[
-            "items"
-        ]
-
-    def module_cells(self, module_id: str, model_id: str | None = None) -> list[dict[str, Any]]:
-        """Cells of a module: ``[{<dimension>: item, ..., "value": v}]``."""
-        return self._call("GET", f"/modules/{module_id}", params={"model": model_id} if model_id else None)[
-            "cells"
-        ]
-
-    def file_content(self, file_id: str, model_id: str | None = None) -> bytes:
-        return self._call("GET", f"/files/{file_id}", params={"model": model_id} if model_id else None)
-
-    def tasks(self, model_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
-        return self._call("GET", "/tasks", params={"model": model_id} if model_id else None)
-
-    def register_certificate(self, user: str, pem: str | bytes) -> dict[str, Any]:
-        """Register a PEM certificate for ``user`` (certificate authentication)."""
-        text = pem.decode() if isinstance(pem, bytes) else pem
-        return self._call("POST", "/certificates", {"user": user, "pem": text})
-
-    def register_oauth_client(
-        self, client_id: str, rotatable: bool = False, client_secret: str | None = None
-    ) -> dict[str, Any]:
-        return self._call(
-            "POST",
-            "/oauth/clients",
-            {"client_id": client_id, "rotatable": rotatable, "client_secret": client_secret},
-        )
-
-    def approve_device_code(
-        self, user_code: str, user: str | None = None, deny: bool = False
-    ) -> dict[str, Any]:
-        """Approve (or deny) a pending device authorization as ``user`` (default: the first user)."""
-        return self._call(
-            "POST", "/oauth/device/approve", {"user_code": user_code, "user": user, "deny": deny}
-        )
-
-    def issue_oauth_tokens(self, client_id: str, user: str | None = None) -> dict[str, Any]:
-        """A token pair as if the device flow had completed (shortcut for tests)."""
-        return self._call("POST", "/oauth/tokens", {"client_id": client_id, "user": user})
-
-    def refresh_tokens(self, client_id: str | None = None) -> list[dict[str, Any]]:
-        """Every OAuth refresh token issued, oldest first:
-        ``[{"refresh_token", "client_id", "user", "rotatable", "alive", "spent", "issued_at", "expires_at"}]``."""
-        return self._call(
-            "GET", "/oauth/refresh_tokens", params={"client_id": client_id} if client_id else None
-        )["refresh_tokens"]
-
-    def expire_tokens(self, kind: str = "access") -> int:
-        """Expire every access token (``kind="refresh"``/``"all"`` for OAuth refresh tokens)."""
-        return self._call("POST", "/tokens/expire", {"kind": kind})["count"]
-
-    def configure(self, **config: Any) -> dict[str, Any]:
-        """Change tunables, e.g. ``configure(rows_per_second=1000, token_ttl_seconds=5)``."""
-        return self._call("POST", "/config", config)
-
-    def config(self) -> dict[str, Any]:
-        return self._call("GET", "/config")
+_HOME_MODES = ("isolated", "inherit")
 
 
-@dataclass
-class EmulatorHandle:
-    """Where the emulator listens and how to drive it."""
-
-    url: str
-    admin: EmulatorAdmin
-    server: EmulatorServer | None = None
-    process: subprocess.Popen[bytes] | None = None
-    workspace_id: str = WORKSPACE_ID
-    model_id: str = MODEL_ID
-    user: str = DEMO_USER
-    password: str = DEMO_PASSWORD
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def api_url(self) -> str:
-        return f"{self.url}/2/0"
-
-    @property
-    def auth_url(self) -> str:
-        return self.url
-
-    @property
-    def oauth_url(self) -> str:
-        return self.url
-
-    @property
-    def model_url(self) -> str:
-        """``{api_url}/workspaces/{workspace}/models/{model}`` of the default seed."""
-        return f"{self.api_url}/workspaces/{self.workspace_id}/models/{self.model_id}"
-
-    def airflow_connection(self, **extra: Any) -> str:
-        """An ``anaplan`` Airflow connection (JSON form) for the default user, pointing at this emulator.
-
-        Use it as ``AIRFLOW_CONN_ANAPLAN_DEFAULT``; keyword arguments add or override extras.
-        """
-        extras: dict[str, Any] = {
-            "api_url": self.api_url,
-            "auth_url": self.auth_url,
-            "oauth_url": self.oauth_url,
-            "workspace_id": self.workspace_id,
-            "model_id": self.model_id,
-            **extra,
-        }
-        return json.dumps({"conn_type": "anaplan", "login": self.user, "password": self.password, "extra": extras})
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "anaplan_airflow_home",
+        "isolated (default): a temporary AIRFLOW_HOME with SQLite for the session; "
+        "inherit: leave Airflow's configuration alone",
+        default="isolated",
+    )
+    parser.addini(
+        "anaplan_poll_interval",
+        "seconds between Anaplan status polls under anaplan_fast_polling / anaplan_dag_runner "
+        f"(default {DEFAULT_FAST_POLL_INTERVAL}; off: no cap)",
+        default=str(DEFAULT_FAST_POLL_INTERVAL),
+    )
+    parser.getgroup("anaplan").addoption(
+        "--anaplan-keep-airflow-home",
+        action="store_true",
+        default=False,
+        help="keep the temporary AIRFLOW_HOME of the session (logs, metadata database) after the run",
+    )
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A currently free TCP port."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+def pytest_configure(config: pytest.Config) -> None:
+    mode = str(config.getini("anaplan_airflow_home")).strip().lower() or "isolated"
+    if mode not in _HOME_MODES:
+        raise pytest.UsageError(f"anaplan_airflow_home must be one of {_HOME_MODES}, got {mode!r}")
+    if mode == "isolated":
+        isolate_airflow_home()  # environment only: before any test module imports Airflow
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the emulator exited with code {process.returncode} during start-up")
-        try:
-            if httpx.get(f"{url}/_emulator/health", timeout=1.0, verify=False).status_code == 200:
-                return
-        except httpx.HTTPError as exc:
-            last = exc
-        time.sleep(0.05)
-    raise TimeoutError(f"the emulator at {url} did not answer within {timeout} s ({last})")
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if is_isolated():
+        return f"anaplan: AIRFLOW_HOME={airflow_home()} (isolated, SQLite)"
+    return None
 
 
-@contextlib.contextmanager
-def run_emulator_subprocess(
-    port: int | None = None,
-    fixture: dict[str, Any] | str | Path | None = None,
-    extra_args: Sequence[str] = (),
-    host: str = "127.0.0.1",
-    timeout: float = 30.0,
-    env: dict[str, str] | None = None,
-) -> Iterator[EmulatorHandle]:
-    """Run ``python -m airflow_provider_anaplan.testing.emulator`` as a child process.
+def pytest_unconfigure(config: pytest.Config) -> None:
+    keep = bool(config.getoption("anaplan_keep_airflow_home", default=False))
+    restore_airflow_home(remove=not keep)
 
-    ``fixture`` is a dict (written to a temporary JSON file) or a path to a JSON/YAML file.
-    Yields an :class:`EmulatorHandle` once the server answers; terminates it on exit.
-    """
-    port = port or free_port(host)
-    tmp_fixture: str | None = None
-    args = [
-        sys.executable,
-        "-m",
-        "airflow_provider_anaplan.testing.emulator",
-        "--host",
-        host,
-        "--port",
-        str(port),
-    ]
-    if isinstance(fixture, dict):
-        handle, tmp_fixture = tempfile.mkstemp(prefix="anaplan-fixture-", suffix=".json")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(fixture, out)
-        args += ["--fixture", tmp_fixture]
-    elif fixture is not None:
-        args += ["--fixture", str(fixture)]
-    if "--log-level" not in extra_args:
-        args += ["--log-level", "warning"]
-    args += list(extra_args)
-    scheme = "https" if "--ssl-certfile" in extra_args else "http"
-    url = f"{scheme}://{host}:{port}"
-    process = subprocess.Popen(args, env={**os.environ, **(env or {})})
-    admin: EmulatorAdmin | None = None
+
+def _poll_interval(config: pytest.Config) -> float | None:
+    raw = str(config.getini("anaplan_poll_interval")).strip().lower()
+    if raw in ("", "off", "none", "false", "0"):
+        return None
     try:
-        _wait_ready(url, process, timeout)
-        admin = EmulatorAdmin(url)
-        yield EmulatorHandle(url=url, admin=admin, process=process)
-    finally:
-        if admin is not None:
-            admin.close()
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        if tmp_fixture:
-            os.unlink(tmp_fixture)
+        value = float(raw)
+    except ValueError:
+        raise pytest.UsageError(f"anaplan_poll_interval must be a number of seconds or off, got {raw!r}") from None
+    if not value > 0:
+        raise pytest.UsageError(f"anaplan_poll_interval must be > 0 seconds, got {raw!r}")
+    return value
 
 
 @pytest.fixture(scope="session")
@@ -300,3 +155,53 @@ def anaplan_emulator(anaplan_emulator_server: EmulatorServer) -> Iterator[Emulat
         yield EmulatorHandle(url=anaplan_emulator_server.url, admin=admin, server=anaplan_emulator_server)
     finally:
         admin.close()
+
+
+@pytest.fixture
+def anaplan_connection(anaplan_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorHandle]:
+    """``anaplan_emulator`` with ``AIRFLOW_CONN_ANAPLAN_DEFAULT`` pointing at it (the seed user, workspace
+    and model) and the provider's per-process state cleared before the test (cached tokens, start
+    records, file leases). Add more connections with
+    ``monkeypatch.setenv("AIRFLOW_CONN_<ID>", anaplan_connection.airflow_connection(**extras))``."""
+    from airflow_provider_anaplan.client.tokens import clear_token_cache
+
+    reset_provider_state()
+    monkeypatch.setenv("AIRFLOW_CONN_ANAPLAN_DEFAULT", anaplan_emulator.airflow_connection())
+    try:
+        yield anaplan_emulator
+    finally:
+        clear_token_cache()
+
+
+@pytest.fixture(scope="session")
+def anaplan_airflow_home() -> Path:
+    """The session's ``AIRFLOW_HOME`` (a temporary directory unless ``anaplan_airflow_home = inherit``)."""
+    return airflow_home()
+
+
+@pytest.fixture(scope="session")
+def anaplan_airflow_db(anaplan_airflow_home: Path) -> Path:
+    """The session's ``AIRFLOW_HOME`` with its metadata database created and the DAG bundles registered."""
+    return migrate_metadata_db()
+
+
+@pytest.fixture
+def anaplan_fast_polling(request: pytest.FixtureRequest) -> Iterator[float | None]:
+    """Cap the status-poll interval of every Anaplan operator and sensor for the test (ini
+    ``anaplan_poll_interval``, default 0.2 s); returns the cap (``None`` when switched off)."""
+    interval = _poll_interval(request.config)
+    if interval is None:
+        yield None
+        return
+    with fast_polling(interval) as value:
+        yield value
+
+
+@pytest.fixture
+def anaplan_dag_runner(
+    anaplan_airflow_db: Path, anaplan_connection: EmulatorHandle, anaplan_fast_polling: float | None
+) -> DagRunner:
+    """A :class:`DagRunner` for ``dag.test()`` runs against the emulator (``anaplan_default``), with a
+    migrated metadata database and fast polling: ``run(dag or "path/to/dag_file.py", **test_kwargs)``
+    returns the ``DagRun``; ``states(dag_run)``, ``xcom(dag_run, task_id)`` and ``load(path)`` help."""
+    return DagRunner()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import TaskDeferred
+from airflow_provider_anaplan.compat import TaskDeferred
 
 from airflow_provider_anaplan.exceptions import (
     AnaplanTaskCancelledError,

@@ -37,6 +37,55 @@ def test_conn_fields_cover_every_extra() -> None:
         assert is_password == (name in SECRET_EXTRAS), name
 
 
+def test_only_secrets_have_names_airflow_masks() -> None:
+    """Airflow hides the value of any extra whose name contains a sensitive word: the UI form then shows
+    and saves "***". Only the secrets may have such names (checked with Airflow's own rule and list)."""
+    from airflow._shared.secrets_masker import DEFAULT_SENSITIVE_FIELDS, should_hide_value_for_key
+
+    assert "token" in DEFAULT_SENSITIVE_FIELDS and should_hide_value_for_key("rotatable_token")
+    for name in EXTRA_KEYS:
+        assert should_hide_value_for_key(name) == (name in SECRET_EXTRAS), name
+        assert should_hide_value_for_key(f"extra__anaplan__{name}") == (name in SECRET_EXTRAS), name
+
+
+def test_form_fields_render_as_intended() -> None:
+    """Booleans are single-type (a switch, not the multi-type JSON box), help texts are plain text,
+    every field is in a section, auth-specific fields are labelled and grouped by auth type."""
+    sections: list[str] = []
+    for name, field in CONN_FIELDS.items():
+        schema = field["schema"]
+        non_null = [t for t in schema["type"] if t != "null"]
+        assert len(non_null) == 1, name  # more than one type: the UI shows a JSON text box
+        assert "`" not in field["description"], f"{name}: help is plain text, backticks would show"
+        assert schema["section"], name
+        if schema["section"] not in sections:
+            sections.append(schema["section"])
+        else:
+            assert sections[-1] == schema["section"], f"{name}: sections must be contiguous"
+        if name in ("certificate", "private_key", "private_key_passphrase", "certificate_format"):
+            assert field["label"].startswith("Certificate: ") and schema["section"] == "Certificate auth"
+        if name in ("client_id", "client_secret", "refresh_token", "refresh_rotates"):
+            assert field["label"].startswith("OAuth: ") and schema["section"] == "OAuth auth"
+        if "examples" in schema:  # what renders as a placeholder + suggestions for a string field
+            assert non_null == ["string"] and "enum" not in schema, name
+    for name in ("verify_ssl", "refresh_rotates", "compression"):
+        assert CONN_FIELDS[name]["schema"]["type"] == ["boolean", "null"], name
+    for name in ("api_url", "auth_url", "oauth_url", "region", "ca_bundle"):
+        assert "default" not in CONN_FIELDS[name]["schema"], f"{name}: a default would be saved and win"
+
+
+def test_region_field_matches_the_region_table() -> None:
+    from airflow_provider_anaplan.hooks.connection import REGIONS
+
+    schema = CONN_FIELDS["region"]["schema"]
+    assert schema["enum"] == list(REGIONS)
+    assert set(schema["values_display"]) == set(REGIONS)
+    for code, region in REGIONS.items():
+        assert region.label in schema["values_display"][code]
+    for name in ("api_url", "auth_url", "oauth_url"):
+        assert set(CONN_FIELDS[name]["schema"]["examples"]) == {getattr(r, name) for r in REGIONS.values()}, name
+
+
 def test_every_declared_class_imports() -> None:
     info = get_provider_info()
     modules = [m for kind in ("hooks", "operators", "sensors", "triggers") for e in info[kind] for m in e["python-modules"]]
@@ -57,7 +106,7 @@ def test_providers_manager_sees_connection_form() -> None:
     assert widgets["extra__anaplan__refresh_token"].is_sensitive
     assert not widgets["extra__anaplan__workspace_id"].is_sensitive
     behaviour = pm.field_behaviours["anaplan"]
-    assert behaviour["relabeling"]["login"] == "Username" and "host" in behaviour["hidden_fields"]
+    assert behaviour["relabeling"]["login"] == "Basic: Username" and "host" in behaviour["hidden_fields"]
 
 
 def test_cli_lists_and_gets_the_provider(tmp_path: Path) -> None:

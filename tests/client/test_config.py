@@ -25,7 +25,7 @@ from airflow_provider_anaplan.exceptions import (
 
 WS = "8a868cd985f53e7701860542f59e276e"
 MODEL = "75A40874E6B64FA3AE0B4E5D5B4B9A0B"
-CREDS = BasicCredentials("demo@example.com", "demo")
+CREDS = BasicCredentials("demo@example.com", "emulator-demo-pw")
 
 
 def cfg(**kw: object) -> ClientConfig:
@@ -83,7 +83,7 @@ def test_bad_options(options: dict[str, object], message: str) -> None:
     ("kwargs", "message"),
     [
         ({"max_attempts": 0}, "retry.max_attempts must be an integer from 1 to 100"),
-        ({"backoff_initial": -1}, "retry.backoff_initial must be a number of seconds >= 0"),
+        ({"backoff_initial": -1}, "retry.backoff_initial must be >= 0 seconds"),
         ({"retry_statuses": {200}}, "retry.retry_statuses must be HTTP error statuses"),
     ],
 )

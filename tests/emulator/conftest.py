@@ -99,7 +99,7 @@ def emu(anaplan_emulator: EmulatorHandle) -> EmulatorHandle:
     return anaplan_emulator
 
 
-def login(url: str, user: str = "demo@example.com", password: str = "demo") -> str:
+def login(url: str, user: str = "demo@example.com", password: str = "emulator-demo-pw") -> str:
     response = httpx.post(f"{url}/token/authenticate", auth=(user, password))
     assert response.status_code == 201, response.text
     return response.json()["tokenInfo"]["tokenValue"]

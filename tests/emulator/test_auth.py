@@ -48,7 +48,7 @@ def cert_request(
 
 
 def test_basic_auth_token_works_on_bulk_api(emu: EmulatorHandle, anon: httpx.Client) -> None:
-    r = anon.post("/token/authenticate", auth=("demo@example.com", "demo"))
+    r = anon.post("/token/authenticate", auth=("demo@example.com", "emulator-demo-pw"))
     assert r.status_code == 201
     info = r.json()["tokenInfo"]
     assert info["expiresAt"] > time.time() * 1000 + 30 * 60 * 1000  # 35 min default
@@ -84,7 +84,7 @@ def test_authenticate_errors(anon: httpx.Client, header: dict, status: int, code
 
 def test_refresh_keeps_value_and_extends_expiry(emu: EmulatorHandle, anon: httpx.Client) -> None:
     emu.admin.configure(token_ttl_seconds=60)
-    info = anon.post("/token/authenticate", auth=("demo@example.com", "demo")).json()["tokenInfo"]
+    info = anon.post("/token/authenticate", auth=("demo@example.com", "emulator-demo-pw")).json()["tokenInfo"]
     emu.admin.configure(token_ttl_seconds=600)
     r = anon.post("/token/refresh", headers={"Authorization": f"AnaplanAuthToken {info['tokenValue']}"})
     assert r.status_code == 200
@@ -95,7 +95,7 @@ def test_refresh_keeps_value_and_extends_expiry(emu: EmulatorHandle, anon: httpx
 
 
 def test_validate_reports_user(anon: httpx.Client) -> None:
-    token = anon.post("/token/authenticate", auth=("demo@example.com", "demo")).json()["tokenInfo"][
+    token = anon.post("/token/authenticate", auth=("demo@example.com", "emulator-demo-pw")).json()["tokenInfo"][
         "tokenValue"
     ]
     body = anon.get("/token/validate", headers={"Authorization": f"AnaplanAuthToken {token}"}).json()
@@ -104,7 +104,7 @@ def test_validate_reports_user(anon: httpx.Client) -> None:
 
 
 def test_logout_kills_token_everywhere(anon: httpx.Client) -> None:
-    token = anon.post("/token/authenticate", auth=("demo@example.com", "demo")).json()["tokenInfo"][
+    token = anon.post("/token/authenticate", auth=("demo@example.com", "emulator-demo-pw")).json()["tokenInfo"][
         "tokenValue"
     ]
     headers = {"Authorization": f"AnaplanAuthToken {token}"}
@@ -117,7 +117,7 @@ def test_logout_kills_token_everywhere(anon: httpx.Client) -> None:
 
 def test_expired_token_is_401_on_every_api(emu: EmulatorHandle, anon: httpx.Client) -> None:
     emu.admin.configure(token_ttl_seconds=0.3)
-    token = anon.post("/token/authenticate", auth=("demo@example.com", "demo")).json()["tokenInfo"][
+    token = anon.post("/token/authenticate", auth=("demo@example.com", "emulator-demo-pw")).json()["tokenInfo"][
         "tokenValue"
     ]
     headers = {"Authorization": f"AnaplanAuthToken {token}"}

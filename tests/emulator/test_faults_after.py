@@ -53,7 +53,7 @@ def request_for(method: str, template: str, tasks: dict[str, str], spare_token: 
     url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
     kwargs: dict = {"method": method, "url": url}
     if template == "/token/authenticate":
-        kwargs["auth"] = ("demo@example.com", "demo")
+        kwargs["auth"] = ("demo@example.com", "emulator-demo-pw")
     elif template in ("/token/refresh", "/token/logout"):
         kwargs["headers"] = {"Authorization": f"AnaplanAuthToken {spare_token}"}
     elif template == "/oauth/device/code":

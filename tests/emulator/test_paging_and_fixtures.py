@@ -150,7 +150,7 @@ def test_tls(tmp_path: Path) -> None:
     with EmulatorServer(ssl_certfile=str(certfile), ssl_keyfile=str(keyfile)) as server:
         assert server.url.startswith("https://")
         r = httpx.post(
-            f"{server.url}/token/authenticate", auth=("demo@example.com", "demo"), verify=str(certfile)
+            f"{server.url}/token/authenticate", auth=("demo@example.com", "emulator-demo-pw"), verify=str(certfile)
         )
         assert r.status_code == 201
         with pytest.raises(httpx.ConnectError):

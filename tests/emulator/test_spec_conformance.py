@@ -134,7 +134,7 @@ def test_import_dump_endpoints(client: httpx.Client, spec: SpecValidator) -> Non
 
 
 def test_auth_api_shapes(emu, anon: httpx.Client, spec: SpecValidator) -> None:
-    r = anon.post("/token/authenticate", auth=("demo@example.com", "demo"))
+    r = anon.post("/token/authenticate", auth=("demo@example.com", "emulator-demo-pw"))
     body = spec.validate("auth", "POST", "/token/authenticate", r)
     token = body["tokenInfo"]["tokenValue"]
     r = anon.post("/token/authenticate", auth=("demo@example.com", "wrong"))

@@ -7,7 +7,7 @@ component a previous test killed, resets the emulator, and prints every componen
 test fails.
 
 The emulator's user has a long random sentinel password (generated per session) in place of the
-seed's ``demo``, and the emulator remembers every token it mints (``recording_emulator.py``): after
+seed's ``emulator-demo-pw``, and the emulator remembers every token it mints (``recording_emulator.py``): after
 the real runs, ``test_secret_scan_logs.py`` (ordered last in this package, see
 ``pytest_collection_modifyitems``) scans the stack's logs and metadata database for them before
 the stack is torn down.

@@ -412,7 +412,7 @@ def check_and_report(deployment: Deployment, campaign: Campaign, label: str) -> 
         )
     assert not failed, f"failed runs: {[(r, tries[r]) for r in failed]}\n{summary}"
     # The connections came from the environment of each component, never from the metadata DB.
-    assert not stack.query("SELECT conn_id FROM connection WHERE conn_id LIKE 'anaplan%'")
+    assert not stack.query("SELECT conn_id FROM connection WHERE conn_id LIKE ?", ("anaplan%",))
     assert created == {a: campaign.runs for a in ACTIONS}, f"not exactly once: {created}\n{summary}"
     assert len(campaign.worker_kills) == campaign.kills, f"worker kills: {campaign.worker_kills}"
     assert len(campaign.triggerer_kills) == campaign.kills, f"triggerer kills: {campaign.triggerer_kills}"

@@ -233,7 +233,7 @@ def run_flows(env: Env, mode: str, hay: Haystack) -> None:
     ctx = context()
     op = AnaplanImportOperator(
         task_id="sync_import", import_id=IMPORT_PRODUCTS, uploads={FILE_PRODUCTS: GOOD},
-        anaplan_conn_id=conn, deferrable=False, poll_interval=0.05,
+        anaplan_conn_id=conn, deferrable=False, poll_interval=0.1,
     )  # fmt: skip
     hay.add("sync import XCom return value", op.execute(ctx))
     hay.add("sync import pushed XComs", ctx["ti"].xcom)
@@ -245,7 +245,7 @@ def run_flows(env: Env, mode: str, hay: Haystack) -> None:
     ctx = context()
     op = AnaplanImportOperator(
         task_id="deferred_import", import_id=IMPORT_PRODUCTS, uploads={FILE_PRODUCTS: GOOD},
-        anaplan_conn_id=conn, deferrable=True, poll_interval=0.05,
+        anaplan_conn_id=conn, deferrable=True, poll_interval=0.1,
     )  # fmt: skip
     admin.configure(min_task_seconds=1.5)  # still running when execute() checks: it defers
     with pytest.raises(TaskDeferred) as deferred:
@@ -267,7 +267,7 @@ def run_flows(env: Env, mode: str, hay: Haystack) -> None:
     # 3. failing import (rejected rows): the exception a user sees
     op = AnaplanImportOperator(
         task_id="failed_import", import_id=IMPORT_PRODUCTS, uploads={FILE_PRODUCTS: BAD},
-        anaplan_conn_id=conn, deferrable=False, poll_interval=0.05,
+        anaplan_conn_id=conn, deferrable=False, poll_interval=0.1,
     )  # fmt: skip
     with pytest.raises(AnaplanTaskFailedError) as failed:
         op.execute(context())
@@ -275,7 +275,7 @@ def run_flows(env: Env, mode: str, hay: Haystack) -> None:
 
     # 4. a trigger polling a task that does not exist: error event
     missing = AnaplanTaskTrigger(
-        anaplan_conn_id=conn, action_id=IMPORT_PRODUCTS, task_id="0" * 32, poll_interval=0.05
+        anaplan_conn_id=conn, action_id=IMPORT_PRODUCTS, task_id="0" * 32, poll_interval=0.1
     )
     hay.add("unknown task trigger.serialize()", missing.serialize())
     events = asyncio.run(events_of(missing))
@@ -297,7 +297,7 @@ def run_flows(env: Env, mode: str, hay: Haystack) -> None:
     with pytest.raises(expected) as refused:
         AnaplanHook(bad).list_files()
     hay.exception("bad credential (sync hook)", refused.value)
-    trigger = AnaplanTaskTrigger(anaplan_conn_id=bad, action_id=IMPORT_PRODUCTS, task_id="1" * 32, poll_interval=0.05)
+    trigger = AnaplanTaskTrigger(anaplan_conn_id=bad, action_id=IMPORT_PRODUCTS, task_id="1" * 32, poll_interval=0.1)
     events = asyncio.run(events_of(trigger))
     assert [e["status"] for e in events] == ["error"], events
     assert expected.__name__ in events[0]["message"], events

@@ -1,7 +1,8 @@
 """The Anaplan emulator: a Starlette app serving the auth API, OAuth, bulk API v2 and an admin API.
 
 It imports nothing from the provider's client or from Airflow. Start it with
-``anaplan-emulator --port 8765`` or in tests through the ``anaplan_emulator`` pytest fixture.
+``anaplan-emulator --port 8765`` (it prints a banner with the seed and the URLs; ``--help`` lists the
+options) or in tests through the ``anaplan_emulator`` pytest fixture.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .seed import (
     default_fixture,
     read_fixture_file,
 )
-from .server import EmulatorServer, serve
+from .server import BindError, EmulatorServer, serve
 
 __all__ = [
     "DEFAULT_FIXTURE",
@@ -31,6 +32,7 @@ __all__ = [
     "MODEL_ID",
     "ROTATING_CLIENT_ID",
     "WORKSPACE_ID",
+    "BindError",
     "Emulator",
     "EmulatorServer",
     "FixtureError",

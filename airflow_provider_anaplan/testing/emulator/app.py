@@ -1,4 +1,4 @@
-"""The ASGI application: routing for ``/token``, ``/oauth``, ``/2/0`` and ``/_emulator``."""
+"""The ASGI application: routing for ``/token``, ``/oauth``, ``/2/0``, ``/_emulator`` and the browser pages."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from . import auth, bulk_files, bulk_meta, bulk_tasks, oauth
 from .admin import admin_routes
 from .engine import Engine
 from .faults import FaultMiddleware, FaultSettings
+from .pages import page_routes
 from .responses import STATUS_MESSAGES, ApiError, error_response
 from .seed import build_state, default_fixture
 from .state import SPOOL, EmulatorState
@@ -142,6 +143,7 @@ def routes() -> list[Route]:
         Route(MODEL, bulk_meta.get_model, methods=["GET"]),
         *_model_routes(WS_MODEL),
         *_model_routes(MODEL),
+        *page_routes(),
         *admin_routes(),
     ]
 

@@ -31,7 +31,7 @@ from .state import (
 )
 
 DEMO_USER = "demo@example.com"
-DEMO_PASSWORD = "demo"
+DEMO_PASSWORD = "emulator-demo-pw"  # >= 5 characters, so Airflow's secret masker masks it
 DEMO_USER_ID = "8a868cdd7bd58ea7017c0b0ab35b04e1"
 WORKSPACE_ID = "8a868cd985f53e7701860542f59e276e"
 MODEL_ID = "75A40874E6B64FA3AE0B4E5D5B4B9A0B"

@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 
 from .app import create_app
+from .banner import banner_lines, base_url
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,24 @@ class EmulatorServer:
         self.stop()
 
 
+class BindError(OSError):
+    """The emulator cannot listen on the address (in use, not local, no permission)."""
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (``port=0``: any free port); raises :class:`BindError`."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)  # connections queue from now on, before uvicorn starts accepting
+    except OSError as exc:
+        sock.close()
+        raise BindError(exc.errno, exc.strerror or str(exc)) from exc
+    return sock
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 8765,
@@ -123,7 +142,24 @@ def serve(
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
     log_level: str = "info",
+    banner: bool = True,
 ) -> None:
-    """Serve in the foreground until interrupted (the CLI)."""
+    """Serve in the foreground until interrupted (the CLI).
+
+    With ``banner`` it first prints the start-up banner to stdout (seed users, ids, URLs and an Airflow
+    connection); the socket already listens then, so the URLs it prints answer. Raises when the
+    address is taken (:class:`BindError`).
+    """
     app = create_app(fixture)
-    uvicorn.Server(_config(app, host, port, ssl_certfile, ssl_keyfile, log_level)).run()
+    sock = bind_socket(host, port)
+    try:
+        bound = sock.getsockname()[1]
+        if banner:
+            root = base_url("https" if ssl_certfile else "http", host, bound)
+            listening = f"{host}:{bound}" if host in ("", "0.0.0.0", "::", "[::]") else None
+            text = "\n".join(banner_lines(app.emulator.state, root, listening))  # type: ignore[attr-defined]
+            print(text, flush=True)
+        server = uvicorn.Server(_config(app, host, bound, ssl_certfile, ssl_keyfile, log_level))
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
