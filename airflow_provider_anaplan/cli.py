@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument(
         "--rotatable",
         action="store_true",
-        help="The client issues rotatable (single-use) refresh tokens; the hook then persists each new one.",
+        help="The client issues rotatable (single-use) refresh tokens (sets refresh_rotates); every process of "
+        "the deployment then shares the current token pair through a sealed Airflow Variable.",
     )
     reg.add_argument("--verify-ssl", default="true", type=_verify, help="true, false or a CA bundle path.")
     reg.add_argument("--conn-id", default="anaplan_default", help="Connection id (printed or updated).")

@@ -188,13 +188,32 @@ def sdk_variable_delete(key: str) -> None:
 
 # ------------------------------------------------------------------------------------------- hooks
 async def aget_connection(hook: Any, conn_id: str) -> Any:
-    """``await hook.aget_connection(conn_id)``; a worker thread runs the sync lookup where it is missing."""
-    getter = getattr(hook, "aget_connection", None)
-    if getter is not None:
-        return await getter(conn_id)
-    import asyncio  # pragma: no cover - Airflow < 3.1 only
+    """``await hook.aget_connection(conn_id)``, also where Airflow's own one cannot run.
 
-    return await asyncio.to_thread(hook.get_connection, conn_id)  # pragma: no cover
+    Airflow 3.1.0 to 3.1.x's ``aget_connection`` needs a supervisor (a worker or triggerer process)
+    before it consults any secrets backend, so in a plain process (a trigger run in a unit test, a
+    script) it fails with ``ImportError`` even for an ``AIRFLOW_CONN_*`` connection. Then the secrets
+    backends are asked here the way later releases do (never the sync lookup on the event loop).
+    """
+    try:
+        return await hook.aget_connection(conn_id)
+    except ImportError:
+        from airflow.sdk.execution_time import task_runner
+
+        if getattr(task_runner, "SUPERVISOR_COMMS", None) is not None:
+            raise
+    from asgiref.sync import sync_to_async
+    from airflow.sdk.execution_time.supervisor import ensure_secrets_backend_loaded
+
+    for backend in ensure_secrets_backend_loaded():
+        try:
+            conn = await sync_to_async(backend.get_connection)(conn_id)
+        except Exception:
+            log.debug("Secrets backend %s failed for %s", type(backend).__name__, conn_id, exc_info=True)
+            continue
+        if conn:
+            return conn
+    raise __getattr__("AirflowNotFoundException")(f"The conn_id `{conn_id}` isn't defined")
 
 
 # ------------------------------------------------------------------------------- task state store

@@ -276,7 +276,9 @@ class AnaplanAsyncHook(_AnaplanHookBase):
     async def get_client_config(self) -> ClientConfig:
         """The validated :class:`ClientConfig` (connection read with ``aget_connection``)."""
         if self._config is None:
-            conn = await self.aget_connection(self.anaplan_conn_id)
+            from airflow_provider_anaplan.compat import aget_connection  # Airflow 3.1: outside a triggerer too
+
+            conn = await aget_connection(self, self.anaplan_conn_id)
             self._config = self._config_from(conn)
         return self._config
 

@@ -195,6 +195,8 @@ def parse_verify(value: Any, ca_bundle: Any = None) -> bool | str:
     ``ca_bundle`` (a path): ``False``, ``True`` or the path of the CA bundle to trust."""
     reject_masked("extra 'verify_ssl'", value)
     reject_masked("extra 'ca_bundle'", ca_bundle)
+    if isinstance(value, str) and not value.strip():
+        value = None  # an empty field is "not set" (verification on), never "false"
     bundle: str | None = None
     if ca_bundle is not None and not (isinstance(ca_bundle, str) and not ca_bundle.strip()):
         if not isinstance(ca_bundle, str):

@@ -244,9 +244,11 @@ def fast_polling(interval: float = DEFAULT_FAST_POLL_INTERVAL) -> Iterator[float
     mode (the trigger gets the capped value), including operators created before. Smaller explicit
     intervals are kept. For tests against the emulator only: Anaplan asks for no more than one poll per
     5 s."""
+    from airflow_provider_anaplan.validation import MIN_POLL_INTERVAL
+
     interval = float(interval)
-    if not interval > 0:
-        raise ValueError(f"fast_polling interval must be > 0 seconds, got {interval!r}")
+    if not interval >= MIN_POLL_INTERVAL:  # the operators' and the trigger's floor (NaN fails too)
+        raise ValueError(f"fast_polling interval must be >= {MIN_POLL_INTERVAL} seconds, got {interval!r}")
     patched: list[tuple[type, str, Any, bool]] = []
     try:
         for cls, name in _polling_classes():

@@ -51,6 +51,7 @@ except ImportError as exc:  # pragma: no cover - exercised by tests/testing/test
         "pip install 'airflow-provider-anaplan[testing]'"
     ) from exc
 
+from ..validation import MIN_POLL_INTERVAL
 from .airflow_home import (
     DEFAULT_FAST_POLL_INTERVAL,
     DagRunner,
@@ -131,8 +132,8 @@ def _poll_interval(config: pytest.Config) -> float | None:
         value = float(raw)
     except ValueError:
         raise pytest.UsageError(f"anaplan_poll_interval must be a number of seconds or off, got {raw!r}") from None
-    if not value > 0:
-        raise pytest.UsageError(f"anaplan_poll_interval must be > 0 seconds, got {raw!r}")
+    if not value >= MIN_POLL_INTERVAL:
+        raise pytest.UsageError(f"anaplan_poll_interval must be >= {MIN_POLL_INTERVAL} seconds or off, got {raw!r}")
     return value
 
 

@@ -148,6 +148,7 @@ def test_verify_ssl_switch_and_ca_bundle(tmp_path: Path, caplog: pytest.LogCaptu
         return build_client_config(login="u", password="p", extra=extra).verify
 
     assert verify(verify_ssl=True) is True and verify(verify_ssl=False) is False and verify() is True
+    assert verify(verify_ssl="", ca_bundle=str(bundle)) == str(bundle)  # empty is "not set", never "off"
     assert verify(verify_ssl=True, ca_bundle=str(bundle)) == str(bundle) == verify(ca_bundle=str(bundle))
     assert verify(verify_ssl="false", ca_bundle=str(bundle)) is False and "not used" in caplog.text
     with pytest.warns(DeprecationWarning, match="use 'ca_bundle'"):  # the older string form still works

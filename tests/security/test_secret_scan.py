@@ -180,7 +180,7 @@ class Env:
                 client_id=OAUTH_CLIENT,
                 client_secret=self.s.client_secret,
                 refresh_token=self.s.refresh_token,
-                rotatable_token=True,
+                refresh_rotates=True,
             )
         password = override.pop("password", password)
         extra.update(override)

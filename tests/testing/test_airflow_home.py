@@ -69,9 +69,10 @@ def test_fast_polling_caps_operators_and_sensors_built_before_and_inside() -> No
         assert before.poll_interval == 0.3
     assert (before.poll_interval, sensor.poke_interval, quicker.poll_interval) == (5.0, 60.0, 0.1)
     assert "poll_interval" not in type(before).__dict__  # the class is as it was
-    with pytest.raises(ValueError, match="> 0"):
-        with fast_polling(0):
-            pass
+    for bad in (0, 0.05, float("nan")):
+        with pytest.raises(ValueError, match=">= 0.1 seconds"):
+            with fast_polling(bad):
+                pass
 
 
 def test_anaplan_fast_polling_fixture(anaplan_fast_polling: float) -> None:

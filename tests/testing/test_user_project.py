@@ -109,7 +109,7 @@ def run_pytest(project: Path, *args: str, env: dict[str, str] | None = None) -> 
 
 
 def homes(output: str) -> list[Path]:
-    return [Path(m) for m in re.findall(r"^HOME=(\S+)$", output, re.M)]
+    return [Path(m) for m in re.findall(r"HOME=(\S+)$", output, re.M)]
 
 
 def test_documented_project_passes_in_a_fresh_directory(tmp_path: Path) -> None:
