@@ -38,3 +38,27 @@ emulator: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+# `make test-compat`: the hook, operator, trigger and dag.test() suites on the LOWEST supported Airflow
+# (docs/compatibility.md), in a venv of its own. Airflow's constraints files are not on PyPI, so the
+# dependencies are resolved as of that release (uv --exclude-newer), as its constraints pinned them.
+COMPAT_AIRFLOW ?= 3.1.0
+COMPAT_EXCLUDE_NEWER ?= 2025-10-02T00:00:00Z
+COMPAT_VENV ?= .venv-compat
+COMPAT_PY := $(COMPAT_VENV)/bin/python
+COMPAT_STAMP := $(COMPAT_VENV)/.installed-$(COMPAT_AIRFLOW)
+COMPAT_TESTS ?= tests/client tests/airflow tests/compat
+
+.PHONY: test-compat
+
+$(COMPAT_STAMP): pyproject.toml
+	test -x $(COMPAT_PY) || $(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_PY) -m pip install -q --upgrade uv
+	$(COMPAT_VENV)/bin/uv pip install -q --python $(COMPAT_PY) --exclude-newer $(COMPAT_EXCLUDE_NEWER) \
+		'apache-airflow==$(COMPAT_AIRFLOW)' -e '.[test]'
+	rm -f $(COMPAT_VENV)/.installed-*
+	touch $(COMPAT_STAMP)
+
+test-compat: $(COMPAT_STAMP)
+	$(COMPAT_PY) -c 'import airflow; assert airflow.__version__ == "$(COMPAT_AIRFLOW)", airflow.__version__'
+	$(COMPAT_PY) -m pytest $(COMPAT_TESTS) $(PYTEST_ARGS)

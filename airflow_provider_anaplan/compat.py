@@ -75,26 +75,16 @@ AIRFLOW_VERSION: tuple[int, int, int] = _airflow_version()
 try:  # Airflow >= 3.2
     from airflow.sdk import conf
 except ImportError:  # pragma: no cover - Airflow 3.1
-    from airflow.configuration import conf  # type: ignore[no-redef]
+    from airflow.configuration import conf  # type: ignore[assignment,no-redef]
 
-_EXCEPTIONS = ("TaskDeferred", "AirflowSensorTimeout", "AirflowNotFoundException")
-
-
-def __getattr__(name: str) -> Any:
-    """``TaskDeferred``, ``AirflowSensorTimeout``, ``AirflowNotFoundException``: from the Task SDK
-    (Airflow >= 3.2), else from ``airflow.exceptions`` (3.1). Resolved on first use."""
-    if name in _EXCEPTIONS:
-        try:
-            from airflow.sdk import exceptions as sdk_exceptions
-
-            value = getattr(sdk_exceptions, name)
-        except (ImportError, AttributeError):  # Airflow 3.1
-            import airflow.exceptions
-
-            value = getattr(airflow.exceptions, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+try:  # Airflow >= 3.2 (importing the operators already loaded both modules)
+    from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSensorTimeout, TaskDeferred
+except ImportError:  # pragma: no cover - Airflow 3.1
+    from airflow.exceptions import (  # type: ignore[assignment,no-redef]
+        AirflowNotFoundException,
+        AirflowSensorTimeout,
+        TaskDeferred,
+    )
 
 
 # ------------------------------------------------------------------------------------------ features
@@ -202,8 +192,8 @@ async def aget_connection(hook: Any, conn_id: str) -> Any:
 
         if getattr(task_runner, "SUPERVISOR_COMMS", None) is not None:
             raise
-    from asgiref.sync import sync_to_async
     from airflow.sdk.execution_time.supervisor import ensure_secrets_backend_loaded
+    from asgiref.sync import sync_to_async
 
     for backend in ensure_secrets_backend_loaded():
         try:
@@ -213,7 +203,7 @@ async def aget_connection(hook: Any, conn_id: str) -> Any:
             continue
         if conn:
             return conn
-    raise __getattr__("AirflowNotFoundException")(f"The conn_id `{conn_id}` isn't defined")
+    raise AirflowNotFoundException(f"The conn_id `{conn_id}` isn't defined")
 
 
 # ------------------------------------------------------------------------------- task state store
@@ -278,7 +268,7 @@ def task_state_store(context: Mapping[str, Any]) -> Any:
     if ti is None or not all(isinstance(i, str) and i for i in ids):
         return None
     map_index = getattr(ti, "map_index", -1)
-    fallback = VariableTaskStateStore(*ids, map_index=map_index if isinstance(map_index, int) else -1)
+    fallback = VariableTaskStateStore(*ids, map_index=map_index if isinstance(map_index, int) else -1)  # type: ignore[arg-type,misc]
     return fallback if fallback.usable() else None
 
 

@@ -98,7 +98,7 @@ class MemoryCoordination:
 
 
 PROCESS_COORDINATION = MemoryCoordination()
-os.register_at_fork(after_in_child=lambda: PROCESS_COORDINATION.__init__())
+os.register_at_fork(after_in_child=lambda: PROCESS_COORDINATION.__init__())  # type: ignore[misc]
 
 
 def _digest(scope: str) -> str:

@@ -19,7 +19,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -143,7 +143,7 @@ def _warn_unverified() -> None:
 
 
 @functools.lru_cache(maxsize=16)
-def _shared_ssl_context(verify: bool | str) -> ssl.SSLContext:
+def _shared_ssl_context(verify: Literal[True] | str) -> ssl.SSLContext:
     if verify is True:
         return httpx.create_ssl_context()
     if os.path.isdir(verify):
@@ -309,7 +309,7 @@ class HttpSession:
                     # request body (an upload chunk) alive until the cyclic GC runs: break it.
                     response.stream = _EMPTY
             except httpx.TransportError as exc:
-                error = _transport_error(exc, request, self.timeout, object_id, what)
+                error: AnaplanError = _transport_error(exc, request, self.timeout, object_id, what)
                 if not idempotent and not isinstance(exc, _NOT_SENT):
                     raise AmbiguousRequestError(error) from exc
                 if attempt >= policy.max_attempts or _certificate_rejected(exc):  # a bad cert stays bad

@@ -369,7 +369,7 @@ async def open_source(source: object, chunk_size: int) -> Source:
         pieces = _async_pieces(source, "the async iterable")
         return Source(_rechunk(pieces, chunk_size), None, "async iterable", _noop)
     if hasattr(source, "__iter__"):
-        pieces = _sync_pieces(iter(source), chunk_size, "the iterable")  # type: ignore[call-overload]
+        pieces = _sync_pieces(iter(source), chunk_size, "the iterable")
         return Source(_rechunk(pieces, chunk_size), None, "iterable", _noop)
     raise AnaplanConfigError(
         f"Cannot upload a {type(source).__name__}: give bytes or Content(...) (content), a str or "

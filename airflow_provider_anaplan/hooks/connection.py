@@ -31,6 +31,7 @@ from airflow_provider_anaplan.exceptions import AnaplanConfigError
 
 if TYPE_CHECKING:
     from airflow_provider_anaplan.client.config import ClientConfig
+    from airflow_provider_anaplan.client.credentials import Credentials
     from airflow_provider_anaplan.client.http import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -313,7 +314,7 @@ def build_credentials(
     *,
     on_rotate: Callable[[str], None] | None = None,
     token_store: Callable[..., Any] | None = None,
-):
+) -> Credentials:
     """Credentials object for the connection's ``auth_type``.
 
     ``token_store(client_id=, origin_refresh_token=, client_secret=)`` builds the shared store of a

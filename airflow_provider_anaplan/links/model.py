@@ -38,4 +38,4 @@ class AnaplanModelLink(BaseOperatorLink):
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         from airflow.sdk.bases.xcom import BaseXCom
 
-        return BaseXCom.get_value(ti_key=ti_key, key=self.xcom_key) or ""
+        return BaseXCom.get_value(ti_key=ti_key, key=self.xcom_key) or ""  # type: ignore[arg-type]

@@ -548,6 +548,7 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
         and not successful; a task that completed successfully meanwhile stays reattachable.
         """
         requested = self.cancel_quietly(task_id)
+        status: TaskStatus | None
         try:
             status = self.hook.get_task_status(self.action_id, task_id)
         except Exception as exc:

@@ -317,7 +317,7 @@ def serialize_dag(dag: Any, bundle_name: str = BUNDLE_NAME) -> None:
     else:  # pragma: no cover - older Airflow 3.x
         from airflow.serialization.serialized_objects import SerializedDAG
 
-        lazy = LazyDeserializedDAG(data=SerializedDAG.to_dict(dag))
+        lazy = LazyDeserializedDAG(data=SerializedDAG.to_dict(dag))  # type: ignore[attr-defined]
     arguments: dict[str, Any] = {
         "bundle_name": bundle_name,
         "bundle_version": None,

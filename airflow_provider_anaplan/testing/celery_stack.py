@@ -32,7 +32,7 @@ Example::
 Heartbeats are short as in :class:`AirflowStack`; in addition a task instance whose worker died is
 declared dead after ``task_heartbeat_timeout`` seconds without a heartbeat (default 15 s; Airflow's
 default is 300 s) and then retried, and a task stuck in ``queued`` (its message reserved by a worker
-that died) is re-queued after 60 s. :meth:`CeleryStack.stop` stops every Airflow component (process
+that died) is re-queued after 180 s. :meth:`CeleryStack.stop` stops every Airflow component (process
 groups, every descendant, every process running under the stack's root directory), then Redis and
 PostgreSQL, and deletes the root directory.
 """
@@ -436,8 +436,8 @@ class CeleryStack(AirflowStack):
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(self.task_heartbeat_timeout),
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
                 "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "2",
-                # A message reserved by a worker that died is re-queued after 60 s (default 600 s).
-                "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "60",
+                # A message reserved by a worker that died is re-queued after 180 s (default 600 s).
+                "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "180",
                 "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "10",
             }
         )

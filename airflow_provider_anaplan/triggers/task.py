@@ -8,8 +8,9 @@ Event contract (fixed, see docs/ARCHITECTURE.md)::
 The trigger serializes only ids, the connection id and timings (never a secret). ``end_time`` is an
 absolute epoch deadline computed once by the operator before deferring, so a triggerer restart does
 not restart the clock. A plain ``asyncio.CancelledError`` (triggerer shutdown or hand-over) never
-cancels the Anaplan task; only :meth:`on_kill` (a user marked the task failed/success or cleared it,
-Airflow >= 3.3) does, once, best effort.
+cancels the Anaplan task; only :meth:`on_kill` (a user marked the task failed/success or cleared it;
+called by Airflow >= 3.3, below by :meth:`cleanup` once the task instance is no longer deferred) does,
+once, best effort.
 
 Polling rules:
 
@@ -118,7 +119,7 @@ def event_for_terminal(status: TaskStatus) -> dict[str, Any]:
     from airflow_provider_anaplan.client.status import TaskOutcome
 
     outcome = status.outcome
-    ids = {"task_id": status.task_id, "action_id": status.action_id, "task": status.to_dict()}
+    ids: dict[str, Any] = {"task_id": status.task_id, "action_id": status.action_id, "task": status.to_dict()}
     label = f"Anaplan task {status.task_id} of action {status.action_id}"
     if outcome is TaskOutcome.CANCELLED:
         return build_event("cancelled", f"{label} was cancelled", **ids)
@@ -287,10 +288,27 @@ class AnaplanTaskTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll, then yield exactly one event and return."""
-        yield TriggerEvent(await self._poll())
+        try:
+            event = await self._poll()
+        except asyncio.CancelledError:
+            self._cancelled = True  # Airflow < 3.3: cleanup() decides whether a user killed the task
+            raise
+        yield TriggerEvent(event)
+
+    async def cleanup(self) -> None:
+        """Airflow < 3.3 has no :meth:`on_kill`: after a cancellation, call it when the task instance is
+        no longer deferred (a user ended it), not when it still is (triggerer shutdown or hand-over)."""
+        from airflow_provider_anaplan import compat
+
+        if getattr(self, "_cancelled", False) and not self._killed and not compat.has_trigger_on_kill():
+            state = await compat.task_instance_state(self)
+            if state is not None and state != "deferred":
+                await self.on_kill()
+        await super().cleanup()
 
     async def on_kill(self) -> None:
-        """User killed the deferred task (Airflow >= 3.3): cancel the Anaplan task once, best effort."""
+        """User killed the deferred task (called by Airflow >= 3.3, by :meth:`cleanup` below): cancel the
+        Anaplan task once, best effort."""
         if self._killed:
             return
         self._killed = True

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
-from airflow_provider_anaplan.compat import TaskDeferred
 
+from airflow_provider_anaplan.compat import TaskDeferred
 from airflow_provider_anaplan.exceptions import (
     AnaplanTaskCancelledError,
     AnaplanTaskError,

@@ -205,7 +205,10 @@ async def test_loop_not_blocked_by_slow_anaplan(emulator: Any) -> None:
 
 
 def test_serialize_round_trip_through_serde_carries_no_secret(emulator: Any) -> None:
-    from airflow.sdk.serde import deserialize, serialize
+    try:
+        from airflow.sdk.serde import deserialize, serialize
+    except ImportError:  # Airflow 3.1
+        from airflow.serialization.serde import deserialize, serialize
 
     trigger = trigger_for("t1", end_time=1234.5, workspace_id=emulator.workspace_id)
     classpath, kwargs = trigger.serialize()

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import secrets
 import time
@@ -148,7 +149,7 @@ def deployment(service_binaries: None, tmp_path_factory: pytest.TempPathFactory)
             "ANAPLAN_DISTRIBUTED_OUT": str(out),
         }
         keep = os.environ.get("ANAPLAN_DISTRIBUTED_KEEP") == "1"  # keep the stack's directory to debug
-        stack = CeleryStack(DAGS_FOLDER, env=env, workers=2, worker_concurrency=2, keep=keep)
+        stack = CeleryStack(DAGS_FOLDER, env=env, workers=2, worker_concurrency=3, keep=keep)
         started = time.monotonic()
         try:
             stack.start(timeout=300)
@@ -208,7 +209,7 @@ class Campaign:
             if time.monotonic() - started > timeout:
                 raise AirflowStackError(
                     f"{self.dag_id}: {len(self.states)}/{self.runs} runs finished after {timeout:.0f}s; "
-                    f"active: {[(r, self.stack.tries(self.dag_id, r)) for r in active]}"
+                    f"unfinished tasks and the last line of their logs:\n{self.stuck(active)}"
                 )
             while len(self.run_ids) < self.runs and len(active) < self.in_flight:
                 run_id = self.stack.trigger_dag(self.dag_id)
@@ -231,6 +232,22 @@ class Campaign:
         self.stack.wait_workers_ready(timeout=120)
         self.stack.wait_healthy(timeout=120)
         self.wall = time.monotonic() - started
+
+    def stuck(self, active: list[str]) -> str:
+        """Each unfinished task instance of ``active`` runs with the last event of its logs."""
+        lines = []
+        for run_id in active:
+            for ti in self.stack.task_instances(self.dag_id, run_id):
+                if ti["state"] in ("success", "failed", "skipped", "upstream_failed"):
+                    continue
+                last = ""
+                for line in reversed(self.stack.task_log(self.dag_id, run_id, ti["task_id"]).splitlines()):
+                    if line.startswith("{"):
+                        with contextlib.suppress(ValueError):
+                            last = str(json.loads(line).get("event", ""))[:300]
+                            break
+                lines.append(f"  {run_id} {ti['task_id']} {ti['state']} try {ti['try_number']}: {last!r}")
+        return "\n".join(lines)
 
     def _due(self, done_kills: int) -> bool:
         """Kill number k (0-based) is due once k/kills of the runs have finished."""

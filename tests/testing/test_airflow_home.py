@@ -113,17 +113,21 @@ def test_load_dag_file_finds_unassigned_dags_and_asks_for_a_dag_id(tmp_path: Pat
         load_dag_file(tmp_path / "missing.py")
 
 
-def test_dag_runner_runs_a_dag_object_with_fast_polls(anaplan_dag_runner: Any, anaplan_emulator: Any) -> None:
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
+def test_dag_runner_runs_a_dag_object_with_fast_polls(
+    anaplan_dag_runner: Any, anaplan_emulator: Any, deferrable: bool
+) -> None:
     from airflow.sdk import DAG
 
     from airflow_provider_anaplan.operators.imports import AnaplanImportOperator
 
-    anaplan_emulator.admin.configure(min_task_seconds=1.0)  # the first status poll sees it running
-    with DAG(dag_id="plugin_fast_polls", schedule=None) as dag:
+    anaplan_emulator.admin.configure(min_task_seconds=2.0)  # the first status polls see it running
+    with DAG(dag_id=f"plugin_fast_polls_{deferrable}", schedule=None) as dag:
         AnaplanImportOperator(
             task_id="load",
             import_id=IMPORT_PRODUCTS,
             uploads={FILE_PRODUCTS: b"Product,Category,Discontinued\nP950,Services,false\n"},
+            deferrable=deferrable,
         )  # default poll_interval: 5 s
     dag_run = anaplan_dag_runner.run(dag, run_conf={"any": "conf"})
     assert anaplan_dag_runner.states(dag_run) == {"load": "success"}
@@ -132,5 +136,5 @@ def test_dag_runner_runs_a_dag_object_with_fast_polls(anaplan_dag_runner: Any, a
     [ti] = dag_run.get_task_instances()
     [created] = anaplan_emulator.admin.counters()["tasks_created_detail"][IMPORT_PRODUCTS]
     # from the Anaplan task's creation to the end of the Airflow task: one 5 s poll would make it
-    # >= 5 s; polls every 0.2 s end it soon after the 1 s the emulator's task takes
+    # >= 5 s; polls every 0.2 s end it soon after the 2 s the emulator's task takes
     assert ti.end_date.timestamp() - created["created_at"] / 1000 < 4.5

@@ -184,5 +184,5 @@ def create_app(fixture: dict[str, Any] | None = None) -> FaultMiddleware:
     starlette_app.state.emulator = emulator
     starlette_app.router.redirect_slashes = False
     app = FaultMiddleware(starlette_app, emulator)
-    app.emulator = emulator  # type: ignore[attr-defined]
+    app.emulator = emulator
     return app

@@ -91,9 +91,9 @@ def banner_lines(state: EmulatorState, root: str, listening: str | None = None) 
     lines.append("URLs")
     for label, url, note in urls(root, state):
         lines.append(f"  {label:<18} {url}   ({note})")
-    user = next(iter(state.users.values()), None)
-    model = state.default_model() if state.models else None
-    conn = json.dumps(airflow_connection(root, user, model))
+    first_user = next(iter(state.users.values()), None)
+    default_model = state.default_model() if state.models else None
+    conn = json.dumps(airflow_connection(root, first_user, default_model))
     lines += [
         "Point an Airflow connection at it (connection id anaplan_default):",
         f"  export AIRFLOW_CONN_ANAPLAN_DEFAULT='{conn}'",

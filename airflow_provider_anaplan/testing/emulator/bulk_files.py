@@ -158,7 +158,8 @@ async def put_file(request: Request) -> Response:
     check_writable(model)
     limit = state.config.max_chunk_bytes * state.config.max_chunks
     data, _, _ = await _payload(request, state, limit)
-    content = await anyio.to_thread.run_sync(ChunkSet.from_bytes, data, state.config.max_chunk_bytes)
+    # not lazy: the content is always read
+    content = await anyio.to_thread.run_sync(ChunkSet.from_bytes, data, state.config.max_chunk_bytes)  # type: ignore[arg-type]
     obj.content.clear()
     obj.content = content
     obj.declared_chunks = len(content)

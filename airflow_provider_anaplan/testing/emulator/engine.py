@@ -385,10 +385,10 @@ class Engine:
             positions = [None if f == "value" else module.dim_index(f) for f in exp.columns.values()]
             for key in keys:
                 rows.append([format_value(module.cells[key]) if p is None else key[p] for p in positions])
-        data = await anyio.to_thread.run_sync(render_rows, header, rows, exp.format)
+        rendered = await anyio.to_thread.run_sync(render_rows, header, rows, exp.format)
         await self._pace(task, len(rows), start, end, f"Exporting {exp.name}")
         content = await anyio.to_thread.run_sync(
-            ChunkSet.from_bytes, data, self.state.config.export_chunk_size
+            ChunkSet.from_bytes, rendered, self.state.config.export_chunk_size
         )
         file_obj = model.files[exp.id]
         file_obj.content.clear()

@@ -234,7 +234,7 @@ class FaultRule:
         clash = set(data) & {"status", "drop", "when", "hold_ms", "delay_ms", "count", "rate"}
         if clash:
             raise ValueError(f"sequence cannot be combined with {sorted(clash)} (put them in its elements)")
-        defaults = {k: data[k] for k in ("retry_after", "message") if k in data}
+        defaults: dict[str, Any] = {k: data[k] for k in ("retry_after", "message") if k in data}
         return [FaultEffect.from_step(step, i, defaults) for i, step in enumerate(steps)]
 
     @property

@@ -108,7 +108,7 @@ class FaultMiddleware:
         for route in self.app.router.routes:  # type: ignore[attr-defined]
             match, _ = route.matches(scope)
             if match == Match.FULL:
-                return getattr(route, "path", scope["path"])
+                return str(getattr(route, "path", scope["path"]))
         return "<unmatched>"
 
     async def _run_shielded(self, scope: Scope, receive: Receive, send: Send) -> None:

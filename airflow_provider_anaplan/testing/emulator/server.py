@@ -61,7 +61,7 @@ class EmulatorServer:
     ) -> None:
         self.host = host
         self.app = create_app(fixture)
-        self.emulator = self.app.emulator  # type: ignore[attr-defined]
+        self.emulator = self.app.emulator
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
@@ -157,7 +157,7 @@ def serve(
         if banner:
             root = base_url("https" if ssl_certfile else "http", host, bound)
             listening = f"{host}:{bound}" if host in ("", "0.0.0.0", "::", "[::]") else None
-            text = "\n".join(banner_lines(app.emulator.state, root, listening))  # type: ignore[attr-defined]
+            text = "\n".join(banner_lines(app.emulator.state, root, listening))
             print(text, flush=True)
         server = uvicorn.Server(_config(app, host, bound, ssl_certfile, ssl_keyfile, log_level))
         server.run(sockets=[sock])
