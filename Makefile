@@ -20,6 +20,7 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # PORT: the emulator's port (`make demo PORT=8800`; default: a free port for the demos, 8765 for

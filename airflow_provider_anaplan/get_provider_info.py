@@ -240,5 +240,12 @@ def get_provider_info() -> dict[str, Any]:
         "sensors": [{"integration-name": integration, "python-modules": [f"{pkg}.sensors.task"]}],
         "triggers": [{"integration-name": integration, "python-modules": [f"{pkg}.triggers.task"]}],
         "extra-links": [f"{pkg}.links.model.AnaplanModelLink"],
-        "asset-uris": [{"schemes": ["anaplan"], "handler": f"{pkg}.operators.assets.sanitize_uri"}],
+        "asset-uris": [
+            {
+                "schemes": ["anaplan"],
+                "handler": f"{pkg}.operators.assets.sanitize_uri",
+                "factory": f"{pkg}.operators.assets.create_asset",
+                "to_openlineage_converter": f"{pkg}.operators.assets.to_openlineage",
+            }
+        ],
     }

@@ -30,11 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
-from airflow_provider_anaplan.operators.assets import SCHEME, anaplan_uri
+from airflow_provider_anaplan.operators.assets import anaplan_uri
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
-    from airflow.sdk import Asset
     from openlineage.client.event_v2 import Dataset
 
 log = logging.getLogger(__name__)
@@ -140,14 +139,6 @@ def openlineage_dataset(uri: str) -> Dataset:
 
     namespace, name = openlineage_name(uri)
     return Dataset(namespace=namespace, name=name)
-
-
-def asset_to_openlineage(asset: Asset, lineage_context: object = None) -> Dataset:
-    """OpenLineage converter of ``anaplan://`` assets (``asset-uris`` ``to_openlineage_converter``): the
-    OpenLineage provider uses it for the assets this provider's hooks report."""
-    if urlsplit(asset.uri).scheme != SCHEME:
-        raise ValueError(f"not an {SCHEME}:// asset: {asset.uri}")
-    return openlineage_dataset(asset.uri)
 
 
 def operator_lineage(inputs: Iterable[str | None], outputs: Iterable[str | None]) -> OperatorLineage | None:

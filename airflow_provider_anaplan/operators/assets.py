@@ -5,16 +5,22 @@ Form: ``anaplan://<workspace_id>/<MODEL_ID>`` for a model, and
 is one of ``files``, ``imports``, ``exports``, ``processes``, ``actions`` (an export's file has the
 export's id: ``.../files/116000000000``). Workspace ids are lower case, model ids upper case; the
 normalizer registered in ``get_provider_info()`` (``asset-uris``) enforces both.
+
+The same URIs name the hooks' lineage (:mod:`airflow_provider_anaplan.hooks.lineage`) and, in
+OpenLineage, the dataset with namespace ``anaplan://<workspace_id>`` and name ``<MODEL_ID>`` or
+``<MODEL_ID>/<kind>/<object_id>`` (:func:`to_openlineage`, registered as the scheme's converter).
+:func:`anaplan_uri` is the one function that builds them.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
-from urllib.parse import SplitResult
+from typing import TYPE_CHECKING, Any
+from urllib.parse import SplitResult, urlsplit
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset
+    from openlineage.client.event_v2 import Dataset
 
 SCHEME = "anaplan"
 KINDS = ("files", "imports", "exports", "processes", "actions")
@@ -54,6 +60,32 @@ def anaplan_asset(workspace_id: str, model_id: str, kind: str | None = None, obj
     from airflow.sdk import Asset
 
     return Asset(uri=anaplan_uri(workspace_id, model_id, kind, object_id))
+
+
+def create_asset(
+    *,
+    workspace_id: str,
+    model_id: str,
+    kind: str | None = None,
+    object_id: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Asset:
+    """The scheme's asset factory (``asset-uris`` ``factory``): lets hook lineage name Anaplan objects
+    with ``collector.add_input_asset(context, scheme="anaplan", asset_kwargs={"workspace_id": ...,
+    "model_id": ..., "kind": "files", "object_id": ...})``."""
+    from airflow.sdk import Asset
+
+    return Asset(uri=anaplan_uri(workspace_id, model_id, kind, object_id), extra=extra or {})
+
+
+def to_openlineage(asset: Asset, lineage_context: object = None) -> Dataset:
+    """The scheme's OpenLineage converter (``asset-uris`` ``to_openlineage_converter``): the dataset of an
+    ``anaplan://`` asset, e.g. one the hooks reported (needs the ``openlineage-python`` package)."""
+    from airflow_provider_anaplan.hooks.lineage import openlineage_dataset
+
+    if urlsplit(asset.uri).scheme != SCHEME:
+        raise ValueError(f"not an {SCHEME}:// asset: {asset.uri}")
+    return openlineage_dataset(asset.uri)
 
 
 def static_id(value: object) -> str | None:

@@ -146,6 +146,13 @@ class AnaplanBaseOperator(BaseOperator):
         except Exception:
             self.log.debug("Could not push the Anaplan model link", exc_info=True)
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage inputs/outputs (:mod:`~airflow_provider_anaplan.operators.lineage`); None
+        without the optional OpenLineage provider."""
+        from airflow_provider_anaplan.operators.lineage import openlineage_facets
+
+        return openlineage_facets(self)
+
 
 def upload_assets(uploads: Mapping[str, Any] | None) -> list[tuple[str | None, Any]]:
     """Asset objects of an operator that uploads ``uploads`` and then changes the model."""

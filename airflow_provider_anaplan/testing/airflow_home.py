@@ -163,12 +163,16 @@ def migrate_metadata_db() -> Path:
     return airflow_home()
 
 
-def _check_airflow_uses(home: Path) -> None:
-    """Refuse to reset a database that is not the isolated one (Airflow imported too early)."""
+def _configured_database() -> str:
     from airflow import settings
 
-    conn = str(getattr(settings, "SQL_ALCHEMY_CONN", "") or "")
-    if str(home) not in conn:
+    return str(getattr(settings, "SQL_ALCHEMY_CONN", "") or "")
+
+
+def _check_airflow_uses(home: Path) -> None:
+    """Refuse to reset a database that is not the isolated one (Airflow imported too early)."""
+    conn = _configured_database()
+    if conn != _settings(home)["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]:
         raise RuntimeError(
             f"Airflow's metadata database is {conn!r}, not the isolated one under {home}: Airflow was "
             "imported before the home was isolated. Import Airflow inside tests and fixtures, not at the "
@@ -178,17 +182,20 @@ def _check_airflow_uses(home: Path) -> None:
 
 def reset_provider_state() -> None:
     """Forget what the provider keeps between tasks in this process and home: cached tokens, start
-    records and file leases (``anaplan_coordination_*`` Variables of the isolated database and the
+    records and file leases (the ``anaplan_coord_*`` Variables of the isolated database and the
     fallback directory under ``$AIRFLOW_HOME``). They would outlive an emulator reset."""
     from airflow_provider_anaplan.client.coordination import PROCESS_COORDINATION
     from airflow_provider_anaplan.client.tokens import clear_token_cache
 
     clear_token_cache()
     PROCESS_COORDINATION.__init__()  # type: ignore[misc]
-    shutil.rmtree(airflow_home() / "anaplan" / "coordination", ignore_errors=True)
-    if _STATE.home is None:
-        return  # never touch a database the tests do not own
+    home = _STATE.home
+    if home is None:
+        return  # never touch a home or a database the tests do not own
+    shutil.rmtree(home / "anaplan" / "coordination", ignore_errors=True)
     try:
+        if _configured_database() != _settings(home)["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]:
+            return  # Airflow was imported before the home was isolated: not our database
         from airflow.models.variable import Variable
         from airflow.utils.session import create_session
         from sqlalchemy import delete

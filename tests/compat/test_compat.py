@@ -173,18 +173,55 @@ def test_coordination_is_per_machine_below_3_3(
 
 
 class _Comms:
-    """A triggerer's supervisor connection that answers GetTaskStates with ``state``."""
+    """A triggerer's supervisor connection that answers GetTaskStates like Airflow's execution API
+    (``{run_id: {task_id or "<task_id>_<map_index>": state}}``)."""
 
-    def __init__(self, state: str | None) -> None:
+    def __init__(self, state: str | None, fail: bool = False) -> None:
         self.state = state
+        self.fail = fail
         self.asked: list[Any] = []
 
     async def asend(self, msg: Any) -> Any:
         from airflow.sdk.execution_time.comms import TaskStatesResult
 
         self.asked.append(msg)
-        states = {} if self.state is None else {msg.run_ids[0]: {msg.task_ids[0]: self.state}}
+        if self.fail:
+            raise RuntimeError("supervisor gone")
+        key = msg.task_ids[0] if msg.map_index in (None, -1) else f"{msg.task_ids[0]}_{msg.map_index}"
+        states = {} if self.state is None else {msg.run_ids[0]: {key: self.state}}
         return TaskStatesResult(task_states=states)
+
+
+@pytest.mark.parametrize("map_index", [-1, 3])
+async def test_task_instance_state_asks_the_triggerers_supervisor(
+    monkeypatch: pytest.MonkeyPatch, map_index: int
+) -> None:
+    from airflow.sdk.execution_time import task_runner
+
+    trigger = types.SimpleNamespace(
+        task_instance=types.SimpleNamespace(dag_id="d", run_id="r", task_id="t", map_index=map_index)
+    )
+    comms = _Comms("failed")
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", comms, raising=False)
+    assert await compat.task_instance_state(trigger) == "failed"
+    [msg] = comms.asked
+    assert (msg.dag_id, msg.run_ids, msg.task_ids, msg.map_index) == ("d", ["r"], ["t"], map_index)
+    comms.state = None
+    assert await compat.task_instance_state(trigger) is None
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", _Comms("failed", fail=True), raising=False)
+    assert await compat.task_instance_state(trigger) is None  # unknown: never read as a kill
+    assert await compat.task_instance_state(types.SimpleNamespace()) is None  # no task instance
+
+
+async def _started_import() -> str:
+    from airflow_provider_anaplan.hooks.anaplan import AnaplanAsyncHook
+
+    hook = AnaplanAsyncHook()
+    try:
+        await hook.upload_file(FILE_PRODUCTS, PRODUCTS)
+        return await hook.start_task(IMPORT_PRODUCTS)
+    finally:
+        await hook.aclose()
 
 
 @pytest.mark.parametrize(("state", "cancelled"), [("failed", 1), ("success", 1), (None, 0), ("deferred", 0)])
@@ -194,26 +231,21 @@ async def test_trigger_cleanup_cancels_only_after_a_user_kill(
     """Below 3.3 (forced here on 3.3 too): a cancelled trigger whose task instance left ``deferred``
     (marked failed/success, cleared) cancels the Anaplan task in cleanup(); one still deferred
     (triggerer shutdown, hand-over) or of unknown state does not."""
-    from airflow.sdk.execution_time import task_runner
-
-    from airflow_provider_anaplan.hooks.anaplan import AnaplanAsyncHook
     from airflow_provider_anaplan.triggers.task import AnaplanTaskTrigger
 
-    emulator = anaplan_connection
-    emulator.admin.configure(min_task_seconds=5)
-    hook = AnaplanAsyncHook()
-    try:
-        await hook.upload_file(FILE_PRODUCTS, PRODUCTS)
-        task_id = await hook.start_task(IMPORT_PRODUCTS)
-    finally:
-        await hook.aclose()
-    comms = _Comms(state)
-    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", comms, raising=False)
+    anaplan_connection.admin.configure(min_task_seconds=5)
+    task_id = await _started_import()
+    asked: list[Any] = []
+
+    async def ti_state(trigger: Any) -> str | None:
+        asked.append(trigger)
+        return state
+
+    monkeypatch.setattr(compat, "task_instance_state", ti_state)
     monkeypatch.setattr(compat, "has_trigger_on_kill", lambda: False)
     trigger = AnaplanTaskTrigger(
         anaplan_conn_id="anaplan_default", action_id=IMPORT_PRODUCTS, task_id=task_id, poll_interval=0.1
     )
-    trigger.task_instance = types.SimpleNamespace(dag_id="d", run_id="r", task_id="t", map_index=-1)
 
     async def consume() -> None:
         async for _ in trigger.run():
@@ -226,33 +258,45 @@ async def test_trigger_cleanup_cancels_only_after_a_user_kill(
         await runner
     await trigger.cleanup()  # what Airflow < 3.3's triggerer does after the cancellation
     await trigger.cleanup()
-    assert deletes(emulator) == cancelled
-    assert [(m.dag_id, m.run_ids, m.task_ids) for m in comms.asked][:1] == [("d", ["r"], ["t"])]
+    assert deletes(anaplan_connection) == cancelled
+    assert asked and asked[0] is trigger
 
 
-async def test_trigger_cleanup_after_an_event_asks_nothing(
+async def test_trigger_cleanup_after_an_event_or_with_on_kill_asks_nothing(
     anaplan_connection: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from airflow.sdk.execution_time import task_runner
-
-    from airflow_provider_anaplan.hooks.anaplan import AnaplanAsyncHook
     from airflow_provider_anaplan.triggers.task import AnaplanTaskTrigger
 
-    hook = AnaplanAsyncHook()
-    try:
-        await hook.upload_file(FILE_PRODUCTS, PRODUCTS)
-        task_id = await hook.start_task(IMPORT_PRODUCTS)
-    finally:
-        await hook.aclose()
-    comms = _Comms("failed")
-    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", comms, raising=False)
+    asked: list[Any] = []
+
+    async def ti_state(trigger: Any) -> str | None:
+        asked.append(trigger)
+        return "failed"
+
+    monkeypatch.setattr(compat, "task_instance_state", ti_state)
     monkeypatch.setattr(compat, "has_trigger_on_kill", lambda: False)
+    task_id = await _started_import()
     trigger = AnaplanTaskTrigger(
         anaplan_conn_id="anaplan_default", action_id=IMPORT_PRODUCTS, task_id=task_id, poll_interval=0.1
     )
     events = [e.payload async for e in trigger.run()]
     await trigger.cleanup()
-    assert events[0]["status"] == "success" and comms.asked == [] and deletes(anaplan_connection) == 0
+    assert events[0]["status"] == "success" and asked == [] and deletes(anaplan_connection) == 0
+
+    # Airflow >= 3.3 calls on_kill() itself: cleanup() after a cancellation leaves it to Airflow
+    monkeypatch.setattr(compat, "has_trigger_on_kill", lambda: True)
+    anaplan_connection.admin.configure(min_task_seconds=5)
+    trigger = AnaplanTaskTrigger(
+        anaplan_conn_id="anaplan_default", action_id=IMPORT_PRODUCTS, task_id=await _started_import(),
+        poll_interval=0.1,
+    )
+    runner = asyncio.ensure_future(trigger.run().__anext__())
+    await asyncio.sleep(0.3)
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+    await trigger.cleanup()
+    assert asked == [] and deletes(anaplan_connection) == 0
 
 
 async def test_aget_connection_outside_a_triggerer(anaplan_connection: Any) -> None:

@@ -83,6 +83,8 @@ OAUTH_TOKEN_TTL = 6.0
 OAUTH_CLIENT_ID = "airflow-distributed-test"
 #: Wall-clock budget of one test's runs.
 CAMPAIGN_TIMEOUT = 150.0 + 45.0 * RUNS
+#: Fail early when no task instance of the runs in flight changed state or try for this long.
+STALL_TIMEOUT = 150.0
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(int(CAMPAIGN_TIMEOUT) * 2 + 600)]
 
@@ -141,7 +143,7 @@ def deployment(service_binaries: None, tmp_path_factory: pytest.TempPathFactory)
             client_id=oauth.client_id,
             client_secret=oauth.client_secret,
             refresh_token=oauth.refresh_token,
-            rotatable_token=True,
+            refresh_rotates=True,  # the refresh token is single-use (formerly ``rotatable_token``)
         )
         env = {
             "AIRFLOW_CONN_ANAPLAN_DEFAULT": emulator.airflow_connection(),
@@ -202,13 +204,30 @@ class Campaign:
     deferred_since: dict[tuple[str, int], float] = field(default_factory=dict)
     wall: float = 0.0
 
-    def execute(self, timeout: float = CAMPAIGN_TIMEOUT) -> None:
+    def execute(self, timeout: float = CAMPAIGN_TIMEOUT, stall_timeout: float = STALL_TIMEOUT) -> None:
         started = time.monotonic()
         active: list[str] = []
+        progress: tuple[Any, ...] = ()
+        progressed_at = checked_at = started
         while len(self.states) < self.runs:
-            if time.monotonic() - started > timeout:
+            now = time.monotonic()
+            if now - checked_at >= 5.0:
+                checked_at = now
+                snapshot = (
+                    len(self.states),
+                    *sorted(
+                        (r, ti["task_id"], ti["state"], ti["try_number"])
+                        for r in active
+                        for ti in self.stack.task_instances(self.dag_id, r)
+                    ),
+                )
+                if snapshot != progress:
+                    progress, progressed_at = snapshot, now
+            stalled = now - progressed_at > stall_timeout and not self.restarts
+            if now - started > timeout or stalled:
+                why = f"no task changed for {stall_timeout:.0f}s" if stalled else f"after {timeout:.0f}s"
                 raise AirflowStackError(
-                    f"{self.dag_id}: {len(self.states)}/{self.runs} runs finished after {timeout:.0f}s; "
+                    f"{self.dag_id}: {len(self.states)}/{self.runs} runs finished, {why}; "
                     f"unfinished tasks and the last line of their logs:\n{self.stuck(active)}"
                 )
             while len(self.run_ids) < self.runs and len(active) < self.in_flight:

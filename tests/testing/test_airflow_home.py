@@ -138,3 +138,22 @@ def test_dag_runner_runs_a_dag_object_with_fast_polls(
     # from the Anaplan task's creation to the end of the Airflow task: one 5 s poll would make it
     # >= 5 s; polls every 0.2 s end it soon after the 2 s the emulator's task takes
     assert ti.end_date.timestamp() - created["created_at"] / 1000 < 4.5
+
+
+def test_reset_provider_state_forgets_coordination_variables_only(anaplan_airflow_db: Path) -> None:
+    from airflow.models.variable import Variable
+
+    from airflow_provider_anaplan.hooks.coordination import COORDINATION_PREFIX
+    from airflow_provider_anaplan.testing.airflow_home import reset_provider_state
+
+    lease_dir = anaplan_airflow_db / "anaplan" / "coordination"
+    lease_dir.mkdir(parents=True, exist_ok=True)
+    Variable.set(f"{COORDINATION_PREFIX}plugin_test", "1")
+    Variable.set("plugin_test_unrelated", "1")
+    try:
+        reset_provider_state()
+        assert Variable.get(f"{COORDINATION_PREFIX}plugin_test", default_var=None) is None
+        assert Variable.get("plugin_test_unrelated") == "1"
+        assert not lease_dir.exists()
+    finally:
+        Variable.delete("plugin_test_unrelated")
