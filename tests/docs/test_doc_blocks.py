@@ -53,7 +53,7 @@ FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<ticks>`{3,})(?P<lang>[\w+-]*)[ \t]*$
 MARKER = re.compile(r"^\s*<!--\s*doctest:\s*(?P<spec>.*?)\s*-->\s*$")
 FILE_BLOCK = re.compile(r"^# (?P<path>[\w./-]+\.py)$")
 
-# the default seed (docs/emulator.md, "Default seed")
+# files for the default seed's imports (docs/emulator.md, "Default seed")
 PRODUCTS_CSV = "Product,Category,Discontinued\nP001,Hardware,false\nP601,Software,false\nP602,Services,true\n"
 REVENUE_CSV = "Product,Month,Revenue\nP001,Jan 26,1250\nP001,Feb 26,1375\nP002,Jan 26,640\n"
 
@@ -127,7 +127,7 @@ PYTHON_BLOCKS = [block for block in BLOCKS if block.lang == "python"]
 
 def execute(block: Block, namespace: dict[str, Any], source: str | None = None) -> None:
     """Run a block like a module (top-level ``await`` allowed: the block then runs in an event loop)."""
-    result = eval(block.code(source), namespace)  # noqa: S307 - the docs' own examples
+    result = eval(block.code(source), namespace)
     if inspect.iscoroutine(result):
         asyncio.run(result)
 
@@ -170,7 +170,7 @@ class Ctx:
         self.source = self.source.replace(old, new)
 
     def emulator_hosts(self) -> None:
-        """Anaplan's default hosts -> the emulator's URLs; placeholder basic credentials -> the seed user."""
+        """Anaplan's default hosts in the block -> the emulator's URLs."""
         emu = self.emulator
         for real, local in (
             ("https://api.anaplan.com/2/0", emu.api_url),
@@ -271,7 +271,7 @@ def _client_config(ctx: Ctx) -> Iterator[None]:
     shown = {kw.arg: kw.value for kw in call.keywords if kw.arg not in ("credentials", "workspace_id", "model_id")}
     assert len(shown) >= 10
     for name, node in shown.items():
-        value = eval(compile(ast.Expression(node), "<doc>", "eval"), {"RetryPolicy": type(defaults["retry"])})  # noqa: S307
+        value = eval(compile(ast.Expression(node), "<doc>", "eval"), {"RetryPolicy": type(defaults["retry"])})
         assert value == defaults[name], f"{ctx.block.id}: {name}={value!r} is shown as a default, it is {defaults[name]!r}"
     emu = ctx.emulator
     ctx.emulator_hosts()
@@ -614,7 +614,9 @@ RELATIVE_README_LINKS: dict[str, str] = {
 def test_readme_links_work_on_a_package_index_page() -> None:
     """Repository files are linked absolutely (``[project.urls] Source`` + ``/blob/main/``) and exist;
     in-page anchors name a heading or an explicit anchor of the README."""
-    base = PYPROJECT["project"]["urls"]["Source"].rstrip("/") + "/blob/main/"
+    urls = PYPROJECT["project"]["urls"]
+    repository = urls["Source"].rstrip("/")
+    base = repository + "/blob/main/"
     readme = REPO / "README.md"
     text = re.sub(r"^```.*?^```", "", readme.read_text(encoding="utf-8"), flags=re.S | re.M)
     links = re.findall(r"\]\(([^)\s]+)\)", text)
@@ -628,6 +630,8 @@ def test_readme_links_work_on_a_package_index_page() -> None:
             assert (REPO / path).exists(), f"README links {link}, but {path} does not exist"
             if anchor and path.endswith(".md"):
                 assert anchor in anchors(REPO / path), f"README links {link}: no such heading in {path}"
+        elif repository in link:
+            assert link in urls.values(), f"README links {link}: use {base}<path> for repository files"
         elif not re.match(r"https?://|mailto:", link):
             relative.append(link)
     assert set(relative) <= set(RELATIVE_README_LINKS), f"relative links break on PyPI, make them absolute: {relative}"
