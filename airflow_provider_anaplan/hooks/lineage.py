@@ -73,6 +73,8 @@ def location_uri(value: object) -> str | None:
             return _file_uri(str(getattr(value, "path", "")))
         parts = urlsplit(str(value))
         host = parts.netloc.rpartition("@")[2]  # drop the Airflow connection id (conn_id@bucket)
+        if not host:  # e.g. memory:/bucket/key from an older universal_pathlib
+            return f"{protocol}://{quote(unquote(str(getattr(value, 'path', parts.path)).lstrip('/')), safe='/')}"
         return f"{parts.scheme or protocol}://{host}{quote(unquote(parts.path), safe='/')}"
     if isinstance(value, os.PathLike):
         return _file_uri(os.fspath(value))
@@ -90,15 +92,25 @@ def _file_uri(path: str | bytes) -> str | None:
     return Path(path).expanduser().absolute().as_uri()
 
 
-def _collector() -> Any:
-    """Airflow's hook lineage collector (Task SDK), or None where this Airflow has none."""
-    for name in ("airflow.sdk.lineage", "airflow.lineage.hook"):  # Task SDK (3.1+), then Airflow 3.0
+#: Where Airflow keeps ``get_hook_lineage_collector`` and ``HookLineageCollector``: the Task SDK
+#: (recent Airflow 3 releases), else the core (``airflow.lineage.hook``, Airflow 3.1).
+LINEAGE_MODULES = ("airflow.sdk.lineage", "airflow.lineage.hook")
+
+
+def lineage_module() -> Any:
+    """This Airflow's hook lineage module (see :data:`LINEAGE_MODULES`), or None."""
+    for name in LINEAGE_MODULES:
         try:
-            module = importlib.import_module(name)
+            return importlib.import_module(name)
         except ImportError:
             continue
-        return module.get_hook_lineage_collector()
     return None
+
+
+def _collector() -> Any:
+    """Airflow's hook lineage collector, or None where this Airflow has none."""
+    module = lineage_module()
+    return None if module is None else module.get_hook_lineage_collector()
 
 
 def record(context: object, inputs: Iterable[str | None] = (), outputs: Iterable[str | None] = ()) -> None:

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 #: Default wall-clock budget of a task (seconds), the same in sync and deferrable mode.
 DEFAULT_TIMEOUT = 24 * 60 * 60.0
 XCOM_TASK_ID_KEY = "anaplan_task_id"
+#: longest a file lease lives without being released (plus 10 minutes), seconds
+LEASE_MAX_SECONDS = 4 * 3600.0
 
 
 def default_deferrable() -> bool:
@@ -325,6 +327,7 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
         record ``task_id``. Best effort here; the writes that guard against a second task raise."""
         try:
             if task_id is None:
+                self._release_leases(context)  # terminal: the files are free again
                 write_state(context, None)
             else:
                 write_state(context, {"action_id": str(self.action_id), "task_id": task_id, "leases": self._leases})
@@ -332,19 +335,25 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
             self.log.warning("Could not update the task state store", exc_info=True)
 
     # ---- file leases: one writer per Anaplan file in the deployment --------------------------------
-    def _take_leases(self) -> None:
-        """Lease every file this run uploads, for the whole run (upload until the task is terminal)."""
-        for lease in self._leases:  # a crashed previous try's leases are ours: give them back first
-            self.hook.release_file_lease(lease)
-        self._leases = []
+    def _take_leases(self, context: Context) -> None:
+        """Lease every file this run uploads, for the whole run (upload until the task is terminal).
+
+        The leases are recorded in the task state store at once, so a retry after a crash (even
+        mid-upload) gives them back instead of waiting for its own lease. A lease nobody releases
+        (a crash with no retry left) expires after ``min(timeout, 4 h) + 10 min``.
+        """
+        self._give_back(self._leases)  # a crashed previous try's leases are ours
+        if not self.uploads:
+            return
         for file_id in self.uploads:
             lease = self.hook.acquire_file_lease(
                 str(file_id),
-                hold_for=self.timeout + 600.0,
+                hold_for=min(self.timeout, LEASE_MAX_SECONDS) + 600.0,
                 wait=min(self.timeout, 3600.0),
                 owner=f"{self.dag_id}.{self.task_id}",
             )
             self._leases.append(lease)
+            write_state(context, {"action_id": str(self.action_id), "task_id": None, "leases": self._leases})
 
     def _release_leases(self, context: Context) -> None:
         leases = self._leases or []
@@ -384,7 +393,7 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
 
         task_id = self._stored(context)
         if task_id is None:
-            self._take_leases()
+            self._take_leases(context)
             self.upload_sources()
             action_id = str(self.action_id)
             leases = list(self._leases)

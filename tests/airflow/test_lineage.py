@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_anaplan.hooks.anaplan import AnaplanAsyncHook, AnaplanHook
+from airflow_provider_anaplan.hooks.lineage import lineage_module
 
 WS = "8a868cd985f53e7701860542f59e276e"
 MODEL = "75A40874E6B64FA3AE0B4E5D5B4B9A0B"
@@ -50,10 +51,8 @@ class Collected:
 
 @pytest.fixture
 def collected(monkeypatch: pytest.MonkeyPatch) -> Collected:
-    from airflow.sdk import lineage
-    from airflow.sdk.lineage import HookLineageCollector
-
-    collector = HookLineageCollector()
+    lineage = lineage_module()  # airflow.sdk.lineage, or airflow.lineage.hook on Airflow 3.1
+    collector = lineage.HookLineageCollector()
     monkeypatch.setattr(lineage, "get_hook_lineage_collector", lambda: collector)
     return Collected(collector)
 
@@ -148,7 +147,7 @@ def test_a_failed_upload_reports_nothing(emulator: Any, collected: Collected, tm
 
 
 def test_lineage_never_fails_a_transfer(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow.sdk import lineage
+    lineage = lineage_module()
 
     def broken() -> Any:
         raise RuntimeError("collector unavailable")
@@ -262,13 +261,14 @@ def test_openlineage_converts_the_hooks_assets(emulator: Any) -> None:
     pytest.importorskip("airflow.providers.openlineage", reason="apache-airflow-providers-openlineage not installed")
     from airflow.providers.openlineage.utils.utils import translate_airflow_asset
     from airflow.sdk import Asset
-    from airflow.sdk.lineage import HookLineageCollector
+
+    collector_class = lineage_module().HookLineageCollector
 
     converted = translate_airflow_asset(Asset(uri=anaplan("files", FILE_PRODUCTS)), AnaplanHook())
     assert converted is not None
     assert (converted.namespace, converted.name) == (f"anaplan://{WS}", f"{MODEL}/files/{FILE_PRODUCTS}")
     # the scheme's asset factory
-    asset = HookLineageCollector().create_asset(
+    asset = collector_class().create_asset(
         scheme="anaplan", asset_kwargs={"workspace_id": WS, "model_id": MODEL, "kind": "files", "object_id": FILE_PRODUCTS}
     )
     assert asset is not None and asset.uri == anaplan("files", FILE_PRODUCTS)
