@@ -152,3 +152,56 @@ def test_concurrent_runs_writing_one_file_take_turns(emulator: Any, make_context
     details = emulator.admin.counters()["tasks_created_detail"][IMPORT_PRODUCTS]
     assert len(details) == 2
     assert results["a"]["successful"] and results["b"]["successful"]
+
+
+def _file_leases(hook_config: Any) -> dict[str, str]:
+    from airflow_provider_anaplan.client.coordination import FileLeases
+
+    scope = FileLeases.scope(hook_config.workspace_id, hook_config.model_id, FILE_PRODUCTS)
+    return hook_config.coordination.scan(scope)
+
+
+def test_lease_released_after_a_deferral(emulator: Any, make_context: Any) -> None:
+    """The lease taken before the upload is given back by execute_complete on a fresh operator (the
+    resumed task), not left to expire (before: every later run waited for it)."""
+    import asyncio
+
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from airflow_provider_anaplan.hooks.anaplan import AnaplanHook
+
+    store = InMemoryTaskStateStore()
+    with pytest.raises(TaskDeferred) as deferred:
+        import_op(deferrable=True).execute(make_context(store))
+    config = AnaplanHook().get_client_config()
+    assert len(_file_leases(config)) == 1  # held while the trigger waits
+
+    async def first_event() -> Any:
+        async for event in deferred.value.trigger.run():
+            return event.payload
+
+    event = asyncio.run(first_event())
+    result = import_op(deferrable=True).execute_complete(make_context(store), event)
+    assert result["successful"] is True
+    assert _file_leases(config) == {}
+    assert import_op().execute(make_context())["successful"] is True  # the next run does not wait
+
+
+def test_retry_after_a_crash_mid_upload_does_not_wait_for_its_own_lease(emulator: Any, make_context: Any) -> None:
+    from airflow_provider_anaplan.hooks.anaplan import AnaplanHook
+
+    def broken() -> Any:
+        yield b"Product,Category,Discontinued\n"
+        raise RuntimeError("worker died mid-upload")
+
+    store = InMemoryTaskStateStore()
+    with pytest.raises(RuntimeError):
+        AnaplanImportOperator(
+            task_id="load", import_id=IMPORT_PRODUCTS, uploads={FILE_PRODUCTS: broken()}, poll_interval=0.2
+        ).start(make_context(store))  # start() has no finally: the lease stays, as after a SIGKILL
+    assert store.data[STATE_KEY]["leases"]  # recorded before the upload began
+    assert len(_file_leases(AnaplanHook().get_client_config())) == 1
+    started = time.monotonic()
+    result = import_op().execute(make_context(store))
+    assert result["successful"] is True and time.monotonic() - started < 30
+    assert creations(emulator) == 1

@@ -85,6 +85,8 @@ def test_kill_of_a_deferred_task_cancels_the_anaplan_task(deployment: tuple[Airf
         time.sleep(3)
         assert cancels(emulator) == 1
         assert stack.task_instance(DAG_ID, run_id, TASK_ID)["state"] == "failed"
+        logs = "\n".join(p.read_text(errors="replace") for p in stack.logs_dir.rglob("*") if p.is_file())
+        assert "(task killed by user)" in logs  # the trigger's on_kill() did it, not a timeout or retry
     except BaseException:
         print(stack.dump_logs(lines=120))
         raise
