@@ -55,6 +55,8 @@ if TYPE_CHECKING:
     from airflow_provider_anaplan.client.status import TaskStatus
 
 EVENT_STATUSES: tuple[str, ...] = ("success", "failed", "cancelled", "timeout", "error")
+#: kill checks of cancelled triggers still running (Airflow < 3.3, see AnaplanTaskTrigger.cleanup)
+_PENDING: set[asyncio.Future[None]] = set()
 #: ceiling of the backoff between polls that failed (seconds; at least the poll interval)
 MAX_BACKOFF = 60.0
 #: consecutive failures that are not Anaplan errors (a bug, a broken proxy) before giving up
@@ -297,14 +299,26 @@ class AnaplanTaskTrigger(BaseTrigger):
 
     async def cleanup(self) -> None:
         """Airflow < 3.3 has no :meth:`on_kill`: after a cancellation, call it when the task instance is
-        no longer deferred (a user ended it), not when it still is (triggerer shutdown or hand-over)."""
+        no longer deferred (a user ended it), not when it still is (triggerer shutdown or hand-over).
+
+        Shielded: the triggerer cancels the trigger again on its next loop while the check is on its way.
+        """
         from airflow_provider_anaplan import compat
 
         if getattr(self, "_cancelled", False) and not self._killed and not compat.has_trigger_on_kill():
-            state = await compat.task_instance_state(self)
-            if state is not None and state != "deferred":
-                await self.on_kill()
+            self._cancelled = False  # one check per cancellation
+            check = asyncio.ensure_future(self._kill_if_ended_by_user())
+            _PENDING.add(check)
+            check.add_done_callback(_PENDING.discard)
+            await asyncio.shield(check)
         await super().cleanup()
+
+    async def _kill_if_ended_by_user(self) -> None:
+        from airflow_provider_anaplan import compat
+
+        state = await compat.task_instance_state(self)
+        if state is not None and state != "deferred":
+            await self.on_kill()
 
     async def on_kill(self) -> None:
         """User killed the deferred task (called by Airflow >= 3.3, by :meth:`cleanup` below): cancel the

@@ -166,8 +166,7 @@ def test_lease_released_after_a_deferral(emulator: Any, make_context: Any) -> No
     resumed task), not left to expire (before: every later run waited for it)."""
     import asyncio
 
-    from airflow.sdk.exceptions import TaskDeferred
-
+    from airflow_provider_anaplan.compat import TaskDeferred
     from airflow_provider_anaplan.hooks.anaplan import AnaplanHook
 
     store = InMemoryTaskStateStore()

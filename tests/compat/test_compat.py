@@ -262,6 +262,47 @@ async def test_trigger_cleanup_cancels_only_after_a_user_kill(
     assert asked and asked[0] is trigger
 
 
+async def test_trigger_kill_check_survives_the_triggerers_repeated_cancellation(
+    anaplan_connection: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Airflow 3.1's triggerer cancels a trigger again on every loop until it has finished, also while
+    cleanup() is waiting for the state or the cancel request: the check goes on regardless."""
+    from airflow_provider_anaplan.triggers.task import AnaplanTaskTrigger
+
+    anaplan_connection.admin.configure(min_task_seconds=10)
+
+    async def slow_state(trigger: Any) -> str:
+        await asyncio.sleep(0.5)
+        return "failed"
+
+    monkeypatch.setattr(compat, "task_instance_state", slow_state)
+    monkeypatch.setattr(compat, "has_trigger_on_kill", lambda: False)
+    trigger = AnaplanTaskTrigger(
+        anaplan_conn_id="anaplan_default", action_id=IMPORT_PRODUCTS, task_id=await _started_import(),
+        poll_interval=0.1,
+    )
+
+    async def run_then_cleanup() -> None:
+        try:
+            async for _ in trigger.run():
+                pass
+        finally:
+            await trigger.cleanup()
+
+    runner = asyncio.ensure_future(run_then_cleanup())
+    await asyncio.sleep(0.3)
+    runner.cancel()
+    await asyncio.sleep(0.1)
+    runner.cancel()  # the next loop of the triggerer, while cleanup() waits
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+    for _ in range(50):
+        if deletes(anaplan_connection):
+            break
+        await asyncio.sleep(0.1)
+    assert deletes(anaplan_connection) == 1
+
+
 async def test_trigger_cleanup_after_an_event_or_with_on_kill_asks_nothing(
     anaplan_connection: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
