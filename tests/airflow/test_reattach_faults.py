@@ -169,6 +169,7 @@ def test_lease_released_after_a_deferral(emulator: Any, make_context: Any) -> No
     from airflow_provider_anaplan.compat import TaskDeferred
     from airflow_provider_anaplan.hooks.anaplan import AnaplanHook
 
+    emulator.admin.configure(min_task_seconds=1)  # still running when the operator decides to defer
     store = InMemoryTaskStateStore()
     with pytest.raises(TaskDeferred) as deferred:
         import_op(deferrable=True).execute(make_context(store))
