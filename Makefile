@@ -38,7 +38,7 @@ emulator: $(STAMP)
 	$(VENV)/bin/anaplan-emulator --host $(EMULATOR_HOST) --port $(or $(PORT),8765)
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(COMPAT_VENV) .pytest_cache .mypy_cache build *.egg-info
 
 # `make test-compat`: the hook, operator, trigger and dag.test() suites on the LOWEST supported Airflow
 # (docs/compatibility.md), in a venv of its own. Airflow's constraints files are not on PyPI, so the
