@@ -304,7 +304,7 @@ def run_flows(env: Env, mode: str, hay: Haystack) -> None:
     hay.add("bad credential trigger events", events)
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("mode", MODES)
 def test_no_secret_anywhere(
     env: Env, mode: str, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
