@@ -492,7 +492,7 @@ class AirflowStack:
             self.check_alive()
             rows = self.query(
                 "SELECT d.dag_id FROM dag d JOIN serialized_dag s ON s.dag_id = d.dag_id "
-                "WHERE d.dag_id = ? AND d.is_stale = 0",
+                "WHERE d.dag_id = ? AND NOT d.is_stale",  # portable: SQLite 0/1 and PostgreSQL booleans
                 (dag_id,),
             )
             if rows:

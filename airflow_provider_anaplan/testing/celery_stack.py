@@ -645,24 +645,6 @@ class CeleryStack(AirflowStack):
             cursor.execute(sql.replace("?", "%s") if params else sql, tuple(params) or None)
             return [dict(row) for row in cursor.fetchall()] if cursor.description else []
 
-    def wait_for_dag(self, dag_id: str, timeout: float = 120.0) -> None:
-        """Wait until the dag-processor has serialized ``dag_id`` (fail fast on an import error)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check_alive()
-            rows = self.query(
-                "SELECT d.dag_id FROM dag d JOIN serialized_dag s ON s.dag_id = d.dag_id "
-                "WHERE d.dag_id = ? AND NOT d.is_stale",
-                (dag_id,),
-            )
-            if rows:
-                return
-            errors = self.import_errors()
-            if errors:
-                raise AirflowStackError(f"DAG import errors: {errors}")
-            time.sleep(0.5)
-        raise AirflowStackError(f"DAG {dag_id!r} not parsed after {timeout:.0f}s")
-
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         """An XCom value (decoded), or ``None`` when absent."""
         rows = self.query(
