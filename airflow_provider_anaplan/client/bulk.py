@@ -19,6 +19,8 @@ import httpx
 
 from airflow_provider_anaplan import __version__
 from airflow_provider_anaplan.client import transfer
+from airflow_provider_anaplan.client.alm import AlmMixin
+from airflow_provider_anaplan.client.cloudworks import CloudWorksMixin
 from airflow_provider_anaplan.client.config import MIN_POLL_INTERVAL, ClientConfig, validate_seconds
 from airflow_provider_anaplan.client.coordination import (
     CLOCK_SKEW,
@@ -31,8 +33,10 @@ from airflow_provider_anaplan.client.coordination import (
 )
 from airflow_provider_anaplan.client.http import AmbiguousRequestError, HttpSession, ssl_verify
 from airflow_provider_anaplan.client.ids import action_collection, normalize_object_id, normalize_task_id
+from airflow_provider_anaplan.client.jobs import JOB_KINDS, job_args, job_label, parse_job
 from airflow_provider_anaplan.client.status import TaskOutcome, TaskResult, TaskStatus
 from airflow_provider_anaplan.client.tokens import TokenManager
+from airflow_provider_anaplan.client.transactional import TransactionalMixin
 from airflow_provider_anaplan.exceptions import (
     AnaplanConfigError,
     AnaplanNotFoundError,
@@ -89,8 +93,10 @@ def _dump_targets(status: TaskStatus | Mapping[str, Any]) -> tuple[str, bool, li
     return str(status.get("task_id") or ""), bool(status.get("failure_dump_available")), steps
 
 
-class AnaplanAsyncClient:
-    """Async Anaplan bulk API client. Use as ``async with AnaplanAsyncClient(config) as client:``.
+class AnaplanAsyncClient(TransactionalMixin, AlmMixin, CloudWorksMixin):
+    """Async Anaplan API client: bulk here; transactional, ALM and CloudWorks from the family mixins.
+
+    Use as ``async with AnaplanAsyncClient(config) as client:``.
 
     Ids may be given as ``str`` or ``int``. All ``list_*`` methods follow paging and return
     ``list[dict]`` as Anaplan sends them.
@@ -413,7 +419,9 @@ class AnaplanAsyncClient:
         try:
             await claims.claim(intent, task_id)
         except Exception as exc:  # others then wait for this intent until it expires; not fatal here
-            log.warning("Could not record task %s as this start's in %s (%s)", task_id, claims.store.name, exc)
+            log.warning(
+                "Could not record task %s as this start's in %s (%s)", task_id, claims.store.name, exc
+            )
 
     async def resolve_start(
         self,
@@ -504,6 +512,25 @@ class AnaplanAsyncClient:
         await self.session.request("DELETE", f"{url}/{tid}", object_id=aid)
         log.info("Requested cancellation of task %s of %s", tid, aid)
 
+    # ----------------------------------------------------------------------------- any job kind
+    async def get_job_status(self, kind: str, ids: Mapping[str, Any]) -> TaskStatus:
+        """Poll one asynchronous job of any kind (``client/jobs.py``): a bulk task, a read request, a
+        model opening, an ALM sync, a CloudWorks run. THE outcome rule applies to the result."""
+        job_kind, clean = parse_job(kind, ids)
+        method = getattr(self, JOB_KINDS[job_kind].status_method)
+        status: TaskStatus = await method(*job_args(job_kind, clean))
+        return status
+
+    async def cancel_job(self, kind: str, ids: Mapping[str, Any]) -> bool:
+        """Stop a job (a read request is deleted); False when its kind cannot be cancelled."""
+        job_kind, clean = parse_job(kind, ids)
+        name = JOB_KINDS[job_kind].cancel_method
+        if name is None:
+            log.info("%s cannot be cancelled; it is left to finish", job_label(job_kind, clean))
+            return False
+        await getattr(self, name)(*job_args(job_kind, clean))
+        return True
+
     async def wait_for_task(
         self,
         action_id: str | int,
@@ -573,7 +600,11 @@ class AnaplanAsyncClient:
         if not wait:
             return task_id
         return await self.wait_for_task(
-            action_id, task_id, timeout=timeout, raise_on_failure=raise_on_failure, fail_on_partial=fail_on_partial
+            action_id,
+            task_id,
+            timeout=timeout,
+            raise_on_failure=raise_on_failure,
+            fail_on_partial=fail_on_partial,
         )
 
     async def upload_and_import(
@@ -705,7 +736,9 @@ def raise_for_task(status: TaskStatus, *, fail_on_partial: bool | None = None) -
     if verdict.outcome is TaskOutcome.RUNNING:
         return
     if not verdict.ok:
-        raise AnaplanTaskFailedError(f"{status.summary()}: {verdict.reason}", status=status, object_id=status.task_id)
+        raise AnaplanTaskFailedError(
+            f"{status.summary()}: {verdict.reason}", status=status, object_id=status.task_id
+        )
     if verdict.accepted_partial:
         log.warning("Accepted with rejected rows (fail_on_partial=False): %s", verdict.reason)
 

@@ -16,19 +16,22 @@ whose loop thread stops or dies raises instead of waiting forever.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import threading
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterator
+from typing import Any, ParamSpec, TypeVar
 
 import httpx
 
+from airflow_provider_anaplan.client.alm import AlmFace
 from airflow_provider_anaplan.client.blocking import blocked_in_sync_call
 from airflow_provider_anaplan.client.bulk import AnaplanAsyncClient
+from airflow_provider_anaplan.client.cloudworks import CloudWorksFace
 from airflow_provider_anaplan.client.config import ClientConfig
+from airflow_provider_anaplan.client.faces import Blocking, Streaming
+from airflow_provider_anaplan.client.transactional import TransactionalFace
 
 __all__ = ["AnaplanClient", "LoopThread", "run_sync"]
 
@@ -60,7 +63,9 @@ class LoopThread:
         self.thread.start()
         if not ready.wait(_START_TIMEOUT):
             loop.call_soon_threadsafe(loop.stop)
-            raise RuntimeError(f"The Anaplan client's event-loop thread did not start within {_START_TIMEOUT:g} s")
+            raise RuntimeError(
+                f"The Anaplan client's event-loop thread did not start within {_START_TIMEOUT:g} s"
+            )
         self._finalizer = weakref.finalize(self, _stop_loop, self.loop, self.thread, self.pid)
 
     @property
@@ -162,64 +167,10 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         runner.close()
 
 
-class _Blocking(Generic[P, R]):
-    """Descriptor: the blocking version of an ``AnaplanAsyncClient`` coroutine method."""
-
-    def __init__(self, method: Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]) -> None:
-        self.method = method
-        self.__doc__ = method.__doc__
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    @overload
-    def __get__(self, obj: None, owner: type) -> _Blocking[P, R]: ...
-    @overload
-    def __get__(self, obj: AnaplanClient, owner: type) -> Callable[P, R]: ...
-    def __get__(self, obj: AnaplanClient | None, owner: type) -> Any:
-        if obj is None:
-            return self
-        name = self.name
-
-        @functools.wraps(self.method)
-        def call(*args: Any, **kwargs: Any) -> R:
-            runner = obj._runner  # first: after a fork it rebuilds the async client
-            return runner.run(getattr(obj.async_client, name)(*args, **kwargs))
-
-        return call
-
-
-class _Streaming(Generic[P, T]):
-    """Descriptor: a sync iterator over an ``AnaplanAsyncClient`` async-generator method."""
-
-    def __init__(self, method: Callable[Concatenate[Any, P], AsyncIterator[T]]) -> None:
-        self.method = method
-        self.__doc__ = method.__doc__
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    @overload
-    def __get__(self, obj: None, owner: type) -> _Streaming[P, T]: ...
-    @overload
-    def __get__(self, obj: AnaplanClient, owner: type) -> Callable[P, Iterator[T]]: ...
-    def __get__(self, obj: AnaplanClient | None, owner: type) -> Any:
-        if obj is None:
-            return self
-        name = self.name
-
-        @functools.wraps(self.method)
-        def call(*args: Any, **kwargs: Any) -> Iterator[T]:
-            runner = obj._runner  # first: after a fork it rebuilds the async client
-            return runner.iterate(getattr(obj.async_client, name)(*args, **kwargs))
-
-        return call
-
-
 A = AnaplanAsyncClient
 
 
-class AnaplanClient:
+class AnaplanClient(TransactionalFace, AlmFace, CloudWorksFace):
     """Blocking Anaplan client: the same methods as :class:`AnaplanAsyncClient`.
 
     ``with AnaplanClient(config) as client: client.upload_and_import(...)``. Streams
@@ -258,7 +209,9 @@ class AnaplanClient:
                     "connections cannot be shared with a forked child: create a new client in the child"
                 )
             old.abandon()  # the parent's loop, connections and token entry stay the parent's
-            log.info("AnaplanClient used in a forked child process (pid %d): starting a fresh loop", os.getpid())
+            log.info(
+                "AnaplanClient used in a forked child process (pid %d): starting a fresh loop", os.getpid()
+            )
             self.async_client = AnaplanAsyncClient(self.config)
             self._loop_thread = LoopThread()
             return self._loop_thread
@@ -286,35 +239,37 @@ class AnaplanClient:
             finally:
                 runner.close()
 
-    list_workspaces = _Blocking(A.list_workspaces)
-    list_models = _Blocking(A.list_models)
-    get_model = _Blocking(A.get_model)
-    get_model_status = _Blocking(A.get_model_status)
-    list_files = _Blocking(A.list_files)
-    list_imports = _Blocking(A.list_imports)
-    list_exports = _Blocking(A.list_exports)
-    list_actions = _Blocking(A.list_actions)
-    list_processes = _Blocking(A.list_processes)
-    get_import = _Blocking(A.get_import)
-    get_export = _Blocking(A.get_export)
-    get_process = _Blocking(A.get_process)
-    get_action = _Blocking(A.get_action)
-    upload_file = _Blocking(A.upload_file)
-    upload_file_stream = _Blocking(A.upload_file_stream)
-    get_file = _Blocking(A.get_file)
-    resolve_start = _Blocking(A.resolve_start)
-    acquire_file_lease = _Blocking(A.acquire_file_lease)
-    release_file_lease = _Blocking(A.release_file_lease)
-    download_file = _Blocking(A.download_file)
-    get_file_stream = _Streaming(A.get_file_stream)
-    list_tasks = _Blocking(A.list_tasks)
-    start_task = _Blocking(A.start_task)
-    get_task_status = _Blocking(A.get_task_status)
-    cancel_task = _Blocking(A.cancel_task)
-    wait_for_task = _Blocking(A.wait_for_task)
-    run_action = _Blocking(A.run_action)
-    upload_and_import = _Blocking(A.upload_and_import)
-    export_and_download = _Blocking(A.export_and_download)
-    get_import_dump_stream = _Streaming(A.get_import_dump_stream)
-    get_process_dump_stream = _Streaming(A.get_process_dump_stream)
-    download_failure_dumps = _Blocking(A.download_failure_dumps)
+    list_workspaces = Blocking(A.list_workspaces)
+    list_models = Blocking(A.list_models)
+    get_model = Blocking(A.get_model)
+    get_model_status = Blocking(A.get_model_status)
+    list_files = Blocking(A.list_files)
+    list_imports = Blocking(A.list_imports)
+    list_exports = Blocking(A.list_exports)
+    list_actions = Blocking(A.list_actions)
+    list_processes = Blocking(A.list_processes)
+    get_import = Blocking(A.get_import)
+    get_export = Blocking(A.get_export)
+    get_process = Blocking(A.get_process)
+    get_action = Blocking(A.get_action)
+    upload_file = Blocking(A.upload_file)
+    upload_file_stream = Blocking(A.upload_file_stream)
+    get_file = Blocking(A.get_file)
+    resolve_start = Blocking(A.resolve_start)
+    acquire_file_lease = Blocking(A.acquire_file_lease)
+    release_file_lease = Blocking(A.release_file_lease)
+    download_file = Blocking(A.download_file)
+    get_file_stream = Streaming(A.get_file_stream)
+    list_tasks = Blocking(A.list_tasks)
+    start_task = Blocking(A.start_task)
+    get_task_status = Blocking(A.get_task_status)
+    cancel_task = Blocking(A.cancel_task)
+    get_job_status = Blocking(A.get_job_status)
+    cancel_job = Blocking(A.cancel_job)
+    wait_for_task = Blocking(A.wait_for_task)
+    run_action = Blocking(A.run_action)
+    upload_and_import = Blocking(A.upload_and_import)
+    export_and_download = Blocking(A.export_and_download)
+    get_import_dump_stream = Streaming(A.get_import_dump_stream)
+    get_process_dump_stream = Streaming(A.get_process_dump_stream)
+    download_failure_dumps = Blocking(A.download_failure_dumps)

@@ -25,13 +25,20 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from airflow.sdk import BaseHook
 
 from airflow_provider_anaplan.hooks import lineage
+from airflow_provider_anaplan.hooks.alm import AlmHookMethods, AsyncAlmHookMethods
+from airflow_provider_anaplan.hooks.cloudworks import AsyncCloudWorksHookMethods, CloudWorksHookMethods
 from airflow_provider_anaplan.hooks.connection import build_client_config, load_extras, mask
+from airflow_provider_anaplan.hooks.methods import _CLIENT_METHOD, client_method, resolve_path_argument
+from airflow_provider_anaplan.hooks.transactional import (
+    AsyncTransactionalHookMethods,
+    TransactionalHookMethods,
+)
 
 if TYPE_CHECKING:
     import os
@@ -49,33 +56,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_APP_URL = "https://us1a.app.anaplan.com"
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-_CLIENT_METHOD = "__anaplan_client_method__"
-
-
-def client_method(func: _F) -> _F:
-    """Mark a hook method as the counterpart of the client method of the same name.
-
-    Only a marker (the method is written out and typed in the class body); :data:`DELEGATED_METHODS`
-    and :data:`DELEGATED_STREAMS` are derived from it.
-    """
-    setattr(func, _CLIENT_METHOD, True)
-    return func
-
-
-def resolve_path_argument(value: Any, kind: str = "source") -> Any:
-    """The client's one source/destination rule, with object-storage URIs allowed.
-
-    A ``str`` is a path: ``s3://…``/``gs://…``/``file://…`` become ``ObjectStoragePath``, anything else
-    a local path (a missing upload source is an ``AnaplanConfigError``); bytes and ``Content(...)`` are
-    content. Used by both hooks and by the operators, so a ``str`` means the same thing everywhere.
-    """
-    from airflow.sdk import ObjectStoragePath
-
-    from airflow_provider_anaplan.client.transfer import resolve_destination, resolve_source
-
-    resolve = resolve_source if kind == "source" else resolve_destination
-    return resolve(value, uri=ObjectStoragePath)
 
 
 def _mask_token(value: str) -> None:
@@ -171,7 +151,7 @@ class _AnaplanHookBase(BaseHook):
         return lineage.anaplan_model_uri(config.workspace_id, config.model_id)
 
 
-class AnaplanHook(_AnaplanHookBase):
+class AnaplanHook(TransactionalHookMethods, AlmHookMethods, CloudWorksHookMethods, _AnaplanHookBase):
     """Synchronous Anaplan hook.
 
     :param anaplan_conn_id: Airflow connection id of type ``anaplan`` (default ``anaplan_default``).
@@ -405,6 +385,17 @@ class AnaplanHook(_AnaplanHookBase):
         self.get_conn().cancel_task(action_id, task_id)
 
     @client_method
+    def get_job_status(self, kind: str, ids: Mapping[str, Any]) -> TaskStatus:
+        """Poll an asynchronous job of any kind (``client/jobs.py``: bulk task, read request, model
+        opening, ALM sync, CloudWorks run or flow run)."""
+        return self.get_conn().get_job_status(kind, ids)
+
+    @client_method
+    def cancel_job(self, kind: str, ids: Mapping[str, Any]) -> bool:
+        """Stop a job of any kind (a read request is deleted); False when the kind cannot be cancelled."""
+        return self.get_conn().cancel_job(kind, ids)
+
+    @client_method
     def wait_for_task(
         self,
         action_id: str | int,
@@ -506,7 +497,9 @@ class AnaplanHook(_AnaplanHookBase):
         return self.get_conn().download_failure_dumps(action_id, status, directory)
 
 
-class AnaplanAsyncHook(_AnaplanHookBase):
+class AnaplanAsyncHook(
+    AsyncTransactionalHookMethods, AsyncAlmHookMethods, AsyncCloudWorksHookMethods, _AnaplanHookBase
+):
     """Asyncio Anaplan hook for triggers (never calls the sync ``get_connection`` on the loop).
 
     Same parameters as :class:`AnaplanHook`. Use ``async with await hook.get_async_conn() as client``
@@ -710,6 +703,16 @@ class AnaplanAsyncHook(_AnaplanHookBase):
         await (await self._shared_client()).cancel_task(action_id, task_id)
 
     @client_method
+    async def get_job_status(self, kind: str, ids: Mapping[str, Any]) -> TaskStatus:
+        """Poll an asynchronous job of any kind (``client/jobs.py``)."""
+        return await (await self._shared_client()).get_job_status(kind, ids)
+
+    @client_method
+    async def cancel_job(self, kind: str, ids: Mapping[str, Any]) -> bool:
+        """Stop a job of any kind (a read request is deleted); False when the kind cannot be cancelled."""
+        return await (await self._shared_client()).cancel_job(kind, ids)
+
+    @client_method
     async def wait_for_task(
         self,
         action_id: str | int,
@@ -817,7 +820,8 @@ class AnaplanAsyncHook(_AnaplanHookBase):
 def _delegated(streams: bool) -> tuple[str, ...]:
     return tuple(
         name
-        for name, member in vars(AnaplanAsyncHook).items()
+        for klass in reversed(AnaplanAsyncHook.__mro__)
+        for name, member in vars(klass).items()
         if getattr(member, _CLIENT_METHOD, False) and inspect.isasyncgenfunction(member) == streams
     )
 

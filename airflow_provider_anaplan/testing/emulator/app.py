@@ -15,12 +15,15 @@ from starlette.routing import Route
 
 from . import auth, bulk_files, bulk_meta, bulk_tasks, oauth
 from .admin import admin_routes
+from .alm import alm_routes
+from .cloudworks import cloudworks_routes
 from .engine import Engine
 from .faults import FaultMiddleware, FaultSettings
 from .pages import page_routes
 from .responses import STATUS_MESSAGES, ApiError, error_response
 from .seed import build_state, default_fixture
 from .state import SPOOL, EmulatorState
+from .transactional import transactional_routes
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +146,9 @@ def routes() -> list[Route]:
         Route(MODEL, bulk_meta.get_model, methods=["GET"]),
         *_model_routes(WS_MODEL),
         *_model_routes(MODEL),
+        *transactional_routes(API),
+        *alm_routes(API),
+        *cloudworks_routes(),
         *page_routes(),
         *admin_routes(),
     ]

@@ -1,0 +1,32 @@
+"""AlmMixin: the ALM API (revisions, sync tasks, comparison/summary reports, online status).
+
+Async methods here are part of :class:`~airflow_provider_anaplan.client.bulk.AnaplanAsyncClient`
+(it inherits this mixin); :class:`AlmFace` lists their blocking versions for
+:class:`~airflow_provider_anaplan.client.sync.AnaplanClient`. One implementation of each step.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from airflow_provider_anaplan.client.faces import SyncFace
+
+if TYPE_CHECKING:
+    from airflow_provider_anaplan.client.config import ClientConfig
+    from airflow_provider_anaplan.client.http import HttpSession
+
+__all__ = ["AlmFace", "AlmMixin"]
+
+
+class AlmMixin:
+    """Async alm methods of AnaplanAsyncClient (uses its session, config and helpers)."""
+
+    if TYPE_CHECKING:
+        config: ClientConfig
+
+        @property
+        def session(self) -> HttpSession: ...
+
+
+class AlmFace(SyncFace):
+    """Blocking versions of :class:`AlmMixin`'s methods (``name = Blocking(AlmMixin.name)``)."""
