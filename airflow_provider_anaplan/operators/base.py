@@ -465,48 +465,26 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
         deadline; a permanent failure (404, 403, bad configuration ...) is raised at once.
         """
         from airflow_provider_anaplan.exceptions import AnaplanTaskTimeoutError
-        from airflow_provider_anaplan.triggers.task import describe, is_permanent_error, poll_backoff
+        from airflow_provider_anaplan.operators.jobs import JobDeadline, poll_until_terminal
+        from airflow_provider_anaplan.triggers.task import describe
 
-        last_desc = ""
-        last: TaskStatus | None = None
-        last_error: BaseException | None = None
-        failures = 0
-        while True:
-            try:
-                status = self.hook.get_task_status(self.action_id, task_id)
-            except Exception as exc:
-                if is_permanent_error(exc) or not _is_anaplan_error(exc):
-                    raise
-                failures += 1
-                last_error = exc
-                delay = poll_backoff(failures, self.poll_interval)
-                self.log.warning(
-                    "Polling Anaplan task %s failed (%s); %d failed in a row, next poll in %.1f s",
-                    task_id,
-                    exc,
-                    failures,
-                    delay,
-                )
-            else:
-                failures, last_error = 0, None
-                last = status
-                if status.outcome.is_terminal:
-                    return status
-                if (desc := describe(status)) != last_desc:
-                    self.log.info("Anaplan task %s: %s", task_id, desc)
-                    last_desc = desc
-                delay = self.poll_interval
-            remaining = end_time - time.time()
-            if remaining <= 0:
-                seen = describe(last) if last is not None else "unknown"
-                if last_error is not None:
-                    seen += f"; the last poll failed: {last_error}"
-                message = (
-                    f"Anaplan task {task_id} of action {self.action_id} did not finish within "
-                    f"{self.timeout:g} s (last state {seen}); {self.cancel_and_describe(task_id)}"
-                )
-                raise AnaplanTaskTimeoutError(message, status=last, object_id=task_id)
-            time.sleep(min(delay, remaining))
+        try:
+            return poll_until_terminal(
+                lambda: self.hook.get_task_status(self.action_id, task_id),
+                label=f"Anaplan task {task_id}",
+                poll_interval=self.poll_interval,
+                end_time=end_time,
+                logger=self.log,
+            )
+        except JobDeadline as deadline:
+            seen = describe(deadline.last) if deadline.last is not None else "unknown"
+            if deadline.last_error is not None:
+                seen += f"; the last poll failed: {deadline.last_error}"
+            message = (
+                f"Anaplan task {task_id} of action {self.action_id} did not finish within "
+                f"{self.timeout:g} s (last state {seen}); {self.cancel_and_describe(task_id)}"
+            )
+            raise AnaplanTaskTimeoutError(message, status=deadline.last, object_id=task_id) from None
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger: validate the event (works on a fresh operator instance)."""

@@ -58,16 +58,19 @@ def _retrying(what: str, func: Any, *args: Any) -> Any:
     return None  # pragma: no cover
 
 
-def read_state(context: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The record of a previous try, or None (none kept, or no task state store on this Airflow)."""
+def read_state(context: Mapping[str, Any], key: str = STATE_KEY) -> dict[str, Any] | None:
+    """The record of a previous try, or None (none kept, or no task state store on this Airflow).
+
+    ``key``: :data:`STATE_KEY` (bulk tasks) or ``operators.jobs.JOB_STATE_KEY`` (other job kinds).
+    """
     store = _store(context)
     if store is None:
         return None
-    saved = _retrying("Reading the Anaplan task record", store.get, STATE_KEY)
+    saved = _retrying("Reading the Anaplan task record", store.get, key)
     return dict(saved) if isinstance(saved, Mapping) else None
 
 
-def write_state(context: Mapping[str, Any], record: Mapping[str, Any] | None) -> bool:
+def write_state(context: Mapping[str, Any], record: Mapping[str, Any] | None, key: str = STATE_KEY) -> bool:
     """Replace (or with None, delete) the record; False when there is no task state store."""
     store = _store(context)
     if store is None:
@@ -78,7 +81,7 @@ def write_state(context: Mapping[str, Any], record: Mapping[str, Any] | None) ->
             )
         return False
     if record is None:
-        _retrying("Deleting the Anaplan task record", store.delete, STATE_KEY)
+        _retrying("Deleting the Anaplan task record", store.delete, key)
     else:
-        _retrying("Saving the Anaplan task record", store.set, STATE_KEY, dict(record))
+        _retrying("Saving the Anaplan task record", store.set, key, dict(record))
     return True

@@ -1,9 +1,17 @@
-"""AnaplanTaskTrigger: polls one Anaplan task in the triggerer and fires exactly one event.
+"""AnaplanTaskTrigger: polls one Anaplan asynchronous job in the triggerer and fires exactly one event.
+
+One trigger for every job kind (``client/jobs.py``): a bulk task (the default), a large-volume read
+request, a model opening, an ALM sync task, a CloudWorks integration or flow run. Every kind's poll
+returns a :class:`~airflow_provider_anaplan.client.status.TaskStatus`, so one outcome rule decides.
 
 Event contract (fixed, see docs/ARCHITECTURE.md)::
 
     {"status": "success" | "failed" | "cancelled" | "timeout" | "error",
-     "message": str, "task_id": str, "action_id": str, "task": TaskStatus.to_dict() | None}
+     "message": str, "task_id": str, "action_id": str, "task": TaskStatus.to_dict() | None,
+     "kind": str, "job": {id name: id}}
+
+``kind`` and ``job`` say which job it was; ``task_id``/``action_id`` are the bulk task's ids (for other
+kinds: the job's last and first id, e.g. the run id and the integration id).
 
 The trigger serializes only ids, the connection id and timings (never a secret). ``end_time`` is an
 absolute epoch deadline computed once by the operator before deferring, so a triggerer restart does
@@ -37,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_anaplan.client.jobs import JobKind, job_label, parse_job
 from airflow_provider_anaplan.exceptions import (
     AnaplanAuthError,
     AnaplanBadRequestError,
@@ -94,12 +103,37 @@ def poll_backoff(failures: int, poll_interval: float) -> float:
 
 
 def build_event(
-    status: str, message: str, *, task_id: str, action_id: str, task: dict[str, Any] | None = None
+    status: str,
+    message: str,
+    *,
+    task_id: str,
+    action_id: str,
+    task: dict[str, Any] | None = None,
+    kind: str = JobKind.BULK_TASK.value,
+    job: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One event payload in the fixed contract."""
     if status not in EVENT_STATUSES:
         raise ValueError(f"unknown event status {status!r}")
-    return {"status": status, "message": message, "task_id": task_id, "action_id": action_id, "task": task}
+    if job is None:
+        job = {"action_id": action_id, "task_id": task_id} if kind == JobKind.BULK_TASK else {}
+    return {
+        "status": status,
+        "message": message,
+        "task_id": task_id,
+        "action_id": action_id,
+        "task": task,
+        "kind": str(kind),
+        "job": dict(job),
+    }
+
+
+def _event_ids(kind: JobKind, job: dict[str, str]) -> tuple[str, str]:
+    """(task_id, action_id) of an event: the bulk ids, or the job's last and first id."""
+    if kind is JobKind.BULK_TASK:
+        return job["task_id"], job["action_id"]
+    values = list(job.values())
+    return (values[-1], values[0]) if values else ("", "")
 
 
 def describe(status: TaskStatus) -> str:
@@ -112,7 +146,9 @@ def describe(status: TaskStatus) -> str:
     return text
 
 
-def event_for_terminal(status: TaskStatus) -> dict[str, Any]:
+def event_for_terminal(
+    status: TaskStatus, *, kind: str = JobKind.BULK_TASK.value, job: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Map a terminal :class:`TaskStatus` to an event by THE outcome rule (:meth:`TaskStatus.outcome`).
 
     SUCCESS -> ``success``; FAILED (COMPLETE without ``successful: true``) -> ``failed``;
@@ -121,8 +157,14 @@ def event_for_terminal(status: TaskStatus) -> dict[str, Any]:
     from airflow_provider_anaplan.client.status import TaskOutcome
 
     outcome = status.outcome
-    ids: dict[str, Any] = {"task_id": status.task_id, "action_id": status.action_id, "task": status.to_dict()}
-    label = f"Anaplan task {status.task_id} of action {status.action_id}"
+    job_kind = JobKind(kind)
+    if job is None:
+        job = {"action_id": status.action_id, "task_id": status.task_id} if job_kind is JobKind.BULK_TASK else {}
+    task_id, action_id = _event_ids(job_kind, job)
+    ids: dict[str, Any] = {
+        "task_id": task_id, "action_id": action_id, "task": status.to_dict(), "kind": job_kind.value, "job": job
+    }
+    label = job_label(job_kind, job)
     if outcome is TaskOutcome.CANCELLED:
         return build_event("cancelled", f"{label} was cancelled", **ids)
     if outcome is TaskOutcome.SUCCESS:
@@ -134,24 +176,30 @@ def event_for_terminal(status: TaskStatus) -> dict[str, Any]:
 
 
 class AnaplanTaskTrigger(BaseTrigger):
-    """Poll an Anaplan task until it is terminal or the deadline passes; fire one event.
+    """Poll an Anaplan asynchronous job until it is terminal or the deadline passes; fire one event.
 
     :param anaplan_conn_id: Airflow connection id (type ``anaplan``).
     :param workspace_id: workspace id (None: the connection's).
-    :param model_id: model id (None: the connection's).
-    :param action_id: import/export/action/process id that runs the task.
-    :param task_id: the Anaplan task id.
+    :param model_id: model id (None: the connection's). For an ALM sync: the target model.
+    :param action_id: bulk task: the import/export/action/process id that runs the task.
+    :param task_id: bulk task: the Anaplan task id.
+    :param kind: job kind (``client/jobs.py``: ``bulk_task`` (default), ``read_request``,
+        ``model_open``, ``alm_sync``, ``cloudworks_run``, ``cloudworks_flow``).
+    :param job: the job's ids for kinds other than ``bulk_task`` (e.g. ``{"source": "views",
+        "object_id": …, "request_id": …}``); for a bulk task ``action_id``/``task_id`` may be given here.
     :param poll_interval: seconds between polls (float >= 0.1; Anaplan asks for >= 5 in production).
     :param end_time: absolute deadline, epoch seconds (None: no deadline). It may already be past
-        (a re-created trigger): the task is still polled once before ``timeout`` is reported.
+        (a re-created trigger): the job is still polled once before ``timeout`` is reported.
     """
 
     def __init__(
         self,
         *,
         anaplan_conn_id: str,
-        action_id: str,
-        task_id: str,
+        action_id: str | None = None,
+        task_id: str | None = None,
+        kind: str = JobKind.BULK_TASK.value,
+        job: dict[str, Any] | None = None,
         workspace_id: str | None = None,
         model_id: str | None = None,
         poll_interval: float = 5.0,
@@ -163,30 +211,41 @@ class AnaplanTaskTrigger(BaseTrigger):
             isinstance(end_time, bool) or not isinstance(end_time, (int, float)) or not math.isfinite(end_time)
         ):
             raise AnaplanConfigError(f"end_time must be None or epoch seconds (a finite number), got {end_time!r}")
-        for name, value in (("action_id", action_id), ("task_id", task_id)):
-            if value is None or not str(value).strip():
-                raise AnaplanConfigError(f"{name} must be a non-empty id, got {value!r}")
+        ids = dict(job or {})
+        if str(kind) == JobKind.BULK_TASK.value:
+            for name, value in (("action_id", action_id), ("task_id", task_id)):
+                if value is not None or name not in ids:
+                    if value is None or not str(value).strip():
+                        raise AnaplanConfigError(f"{name} must be a non-empty id, got {value!r}")
+                    ids[name] = value
+        elif action_id is not None or task_id is not None:
+            raise AnaplanConfigError(f"action_id/task_id are bulk-task ids; a {kind} job takes its ids in job=")
+        self.kind, self.job = parse_job(kind, ids)
         self.anaplan_conn_id = anaplan_conn_id
         self.workspace_id = workspace_id
         self.model_id = model_id
-        self.action_id = str(action_id)
         # Not ``self.task_id``: BaseTrigger's ``task_instance`` setter overwrites that attribute with
         # the *Airflow* task id when a real triggerer runs the trigger.
-        self.anaplan_task_id = str(task_id)
+        self.anaplan_task_id, self.action_id = _event_ids(self.kind, self.job)
+        self.label = job_label(self.kind, self.job)
         self.poll_interval = float(interval)  # type: ignore[arg-type]
         self.end_time = None if end_time is None else float(end_time)
         self._killed = False
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        """Class path and kwargs: ids, connection id and timings only."""
+        """Class path and kwargs: kind, ids, connection id and timings only."""
+        ids: dict[str, Any]
+        if self.kind is JobKind.BULK_TASK:
+            ids = {"action_id": self.action_id, "task_id": self.anaplan_task_id}
+        else:
+            ids = {"kind": self.kind.value, "job": dict(self.job)}
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
                 "anaplan_conn_id": self.anaplan_conn_id,
                 "workspace_id": self.workspace_id,
                 "model_id": self.model_id,
-                "action_id": self.action_id,
-                "task_id": self.anaplan_task_id,
+                **ids,
                 "poll_interval": self.poll_interval,
                 "end_time": self.end_time,
             },
@@ -196,7 +255,15 @@ class AnaplanTaskTrigger(BaseTrigger):
         return AnaplanAsyncHook(self.anaplan_conn_id, workspace_id=self.workspace_id, model_id=self.model_id)
 
     def _event(self, status: str, message: str, task: dict[str, Any] | None = None) -> dict[str, Any]:
-        return build_event(status, message, task_id=self.anaplan_task_id, action_id=self.action_id, task=task)
+        return build_event(
+            status,
+            message,
+            task_id=self.anaplan_task_id,
+            action_id=self.action_id,
+            task=task,
+            kind=self.kind.value,
+            job=dict(self.job),
+        )
 
     def _timeout_event(self, last: TaskStatus | None, error: BaseException | None = None) -> dict[str, Any]:
         seen = f"; last state {describe(last)}" if last is not None else ""
@@ -204,16 +271,14 @@ class AnaplanTaskTrigger(BaseTrigger):
             seen += f"; the last poll failed ({type(error).__name__}: {error})"
         return self._event(
             "timeout",
-            f"Anaplan task {self.anaplan_task_id} of action {self.action_id} did not finish before the "
-            f"deadline{seen}",
+            f"{self.label} did not finish before the deadline{seen}",
             last.to_dict() if last is not None else None,
         )
 
     def _error_event(self, exc: BaseException, last: TaskStatus | None) -> dict[str, Any]:
         return self._event(
             "error",
-            f"Polling Anaplan task {self.anaplan_task_id} of action {self.action_id} failed: "
-            f"{type(exc).__name__}: {exc}",
+            f"Polling {self.label} failed: {type(exc).__name__}: {exc}",
             last.to_dict() if last is not None else None,
         )
 
@@ -237,25 +302,25 @@ class AnaplanTaskTrigger(BaseTrigger):
                 try:
                     if client is None:
                         client = await (await hook.get_async_conn()).__aenter__()
-                    status = await client.get_task_status(self.action_id, self.anaplan_task_id)
+                    status = await client.get_job_status(self.kind.value, self.job)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
                     if is_permanent_error(exc):
-                        self.log.warning("Polling Anaplan task %s failed: %s", self.anaplan_task_id, exc)
+                        self.log.warning("Polling %s failed: %s", self.label, exc)
                         return self._error_event(exc, last)
                     failures += 1
                     unexpected = 0 if isinstance(exc, AnaplanError) else unexpected + 1
                     if unexpected >= MAX_UNEXPECTED_FAILURES:
                         self.log.error(
-                            "Polling Anaplan task %s failed %d times unexpectedly", self.anaplan_task_id, unexpected
+                            "Polling %s failed %d times unexpectedly", self.label, unexpected
                         )
                         return self._error_event(exc, last)
                     last_error = exc
                     delay = poll_backoff(failures, self.poll_interval)
                     self.log.warning(
-                        "Polling Anaplan task %s failed (%s: %s); poll %d failed in a row, next in %.1f s",
-                        self.anaplan_task_id,
+                        "Polling %s failed (%s: %s); poll %d failed in a row, next in %.1f s",
+                        self.label,
                         type(exc).__name__,
                         exc,
                         failures,
@@ -266,9 +331,9 @@ class AnaplanTaskTrigger(BaseTrigger):
                     failures = unexpected = 0
                     last, last_error = status, None
                     if status.outcome.is_terminal:
-                        return event_for_terminal(status)
+                        return event_for_terminal(status, kind=self.kind.value, job=dict(self.job))
                     if (desc := describe(status)) != last_desc:
-                        self.log.info("Anaplan task %s: %s", self.anaplan_task_id, desc)
+                        self.log.info("%s: %s", self.label, desc)
                         last_desc = desc
                     delay = self.poll_interval
                 if self.end_time is not None:
@@ -322,16 +387,16 @@ class AnaplanTaskTrigger(BaseTrigger):
 
     async def on_kill(self) -> None:
         """User killed the deferred task (called by Airflow >= 3.3, by :meth:`cleanup` below): cancel the
-        Anaplan task once, best effort."""
+        Anaplan job once, best effort (a read request is deleted; kinds that cannot be cancelled are left)."""
         if self._killed:
             return
         self._killed = True
-        self.log.info("Cancelling Anaplan task %s of action %s (task killed by user)", self.anaplan_task_id, self.action_id)
+        self.log.info("Cancelling %s (task killed by user)", self.label)
         hook = self._hook()
         try:
-            await hook.cancel_task(self.action_id, self.anaplan_task_id)
+            await hook.cancel_job(self.kind.value, self.job)
         except Exception:
-            self.log.warning("Could not cancel Anaplan task %s", self.anaplan_task_id, exc_info=True)
+            self.log.warning("Could not cancel %s", self.label, exc_info=True)
         finally:
             try:
                 await hook.aclose()

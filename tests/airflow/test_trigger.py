@@ -19,7 +19,7 @@ from airflow_provider_anaplan.triggers.task import AnaplanTaskTrigger, event_for
 
 IMPORT_PRODUCTS = "112000000000"
 FILE_PRODUCTS = "113000000000"
-CONTRACT_KEYS = {"status", "message", "task_id", "action_id", "task"}
+CONTRACT_KEYS = {"status", "message", "task_id", "action_id", "task", "kind", "job"}
 GOOD_PRODUCTS = b"Product,Category,Discontinued\nP010,Hardware,false\nP011,Software,true\n"
 
 
