@@ -35,6 +35,7 @@ __all__ = [
     "AnaplanTaskFailedError",
     "AnaplanTaskCancelledError",
     "AnaplanTaskTimeoutError",
+    "AnaplanNothingToSyncError",
     "http_error_class",
 ]
 
@@ -199,3 +200,36 @@ class AnaplanTaskStartUnknownError(AnaplanError):
         super().__init__(message, **kwargs)
         self.candidates = list(candidates or [])
         self.since = since
+
+
+class AnaplanNothingToSyncError(AnaplanError):
+    """ALM: no revision of the source model can be synced into the target model (none newer than the
+    target's latest revision, or none compatible with it). Nothing was started."""
+
+
+# ---- transactional API (lists, cells, views, read requests, model open/close) --------------------
+class AnaplanViewTooLargeError(AnaplanBadRequestError):
+    """A plain view read was refused because the view (selected page) holds more than 1,000,000 cells;
+    use a large-volume read request (``download_large_view`` / ``AnaplanReadViewOperator(large=True)``)."""
+
+
+class AnaplanReadRequestError(AnaplanTaskError):
+    """A large-volume read request ended badly (COMPLETE without ``successful: true``, or CANCELLED);
+    ``status`` is its last :class:`TaskStatus`. The request was deleted."""
+
+
+class AnaplanWriteFailuresError(AnaplanError):
+    """Anaplan rejected some items or cells of a transactional write (HTTP 200 with ``failures``).
+
+    ``result`` is the merged :class:`~airflow_provider_anaplan.client.transactional_results.ListWriteResult`
+    or :class:`~airflow_provider_anaplan.client.transactional_results.CellWriteResult`; the accepted
+    items were written.
+    """
+
+    def __init__(self, message: str, *, result: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.result = result
+
+
+class AnaplanModelClosedError(AnaplanError):
+    """The model is closed (or did not finish opening in time); open it with ``wake_model``."""

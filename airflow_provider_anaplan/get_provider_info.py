@@ -151,6 +151,13 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "schema": {"type": _S, "format": "url", "section": _NET,
                    "examples": [f"https://{h}.anaplan.com" for h in _APP_HOSTS]},
     },
+    "cloudworks_url": {
+        "label": "CloudWorks API URL",
+        "description": "Leave empty to derive it from the Bulk API URL (https://api.cloudworks.anaplan.com/2/0 "
+        "for the default host, else <bulk API host>/cloudworks/2/0). Set it only for a proxy or a test server.",
+        "schema": {"type": _S, "format": "url", "section": _NET,
+                   "examples": ["https://api.cloudworks.anaplan.com/2/0", "https://api.anaplan.com/cloudworks/2/0"]},
+    },
     "verify_ssl": {
         "label": "Verify TLS certificates",
         "description": "On (default): check Anaplan's TLS certificate. Never turn it off in production.",
@@ -234,12 +241,18 @@ def get_provider_info() -> dict[str, Any]:
                     f"{pkg}.operators.process",
                     f"{pkg}.operators.action",
                     f"{pkg}.operators.download",
+                    f"{pkg}.operators.alm",
+                    f"{pkg}.operators.cloudworks",
+                    f"{pkg}.operators.views",
+                    f"{pkg}.operators.lists",
+                    f"{pkg}.operators.cells",
+                    f"{pkg}.operators.model",
                 ],
             }
         ],
-        "sensors": [{"integration-name": integration, "python-modules": [f"{pkg}.sensors.task"]}],
+        "sensors": [{"integration-name": integration, "python-modules": [f"{pkg}.sensors.task", f"{pkg}.sensors.model"]}],
         "triggers": [{"integration-name": integration, "python-modules": [f"{pkg}.triggers.task"]}],
-        "extra-links": [f"{pkg}.links.model.AnaplanModelLink"],
+        "extra-links": [f"{pkg}.links.model.AnaplanModelLink", f"{pkg}.links.cloudworks.AnaplanCloudWorksLink"],
         "asset-uris": [
             {
                 "schemes": ["anaplan"],

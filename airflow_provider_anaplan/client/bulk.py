@@ -296,7 +296,7 @@ class AnaplanAsyncClient(TransactionalMixin, AlmMixin, CloudWorksMixin):
         """
         fid, url = self._readable_file(file_id)
         async for data in transfer.iter_chunks(
-            self.session, url, fid, max_concurrency=self.config.max_concurrency
+            transfer.chunk_session(self), url, fid, max_concurrency=self.config.max_concurrency
         ):
             yield data
 
@@ -310,8 +310,10 @@ class AnaplanAsyncClient(TransactionalMixin, AlmMixin, CloudWorksMixin):
 
         :returns: bytes written.
         """
-        self._readable_file(file_id)
-        return await transfer.write_stream(self.get_file_stream(file_id), destination)
+        fid, url = self._readable_file(file_id)
+        return await transfer.download(
+            transfer.chunk_session(self), url, fid, destination, max_concurrency=self.config.max_concurrency
+        )
 
     # ----------------------------------------------------------------------------- tasks
     def _tasks_url(self, action_id: str | int) -> tuple[str, str]:
@@ -640,20 +642,30 @@ class AnaplanAsyncClient(TransactionalMixin, AlmMixin, CloudWorksMixin):
         newlines = 0
         size = 0
         last = b"\n"
+        last_index = -1
 
-        async def counted() -> AsyncIterator[bytes]:
-            nonlocal newlines, size, last
-            async for data in self.get_file_stream(eid):
-                size += len(data)
-                if newlines < 2:
-                    newlines += data.count(b"\n")
-                last = data[-1:] or last
-                yield data
+        def observe(index: int, data: bytes) -> None:  # chunks may arrive in any order
+            nonlocal newlines, size, last, last_index
+            size += len(data)
+            if newlines < 2:
+                newlines += data.count(b"\n")
+            if data and index > last_index:
+                last, last_index = data[-1:], index
 
         if destination is None:
-            result: bytes | int = b"".join([data async for data in counted()])
+            parts = [data async for data in self.get_file_stream(eid)]
+            for index, data in enumerate(parts):
+                observe(index, data)
+            result: bytes | int = b"".join(parts)
         else:
-            result = await transfer.write_stream(counted(), destination)
+            result = await transfer.download(
+                transfer.chunk_session(self),
+                f"{self.model_url}/files/{eid}",
+                eid,
+                destination,
+                max_concurrency=self.config.max_concurrency,
+                observe=observe,
+            )
         if size == 0:
             log.warning("Export %s produced an empty file (check selective access and filters)", eid)
         elif newlines == 0 or (newlines == 1 and last == b"\n"):
@@ -666,7 +678,7 @@ class AnaplanAsyncClient(TransactionalMixin, AlmMixin, CloudWorksMixin):
         iid = normalize_object_id(import_id, "import", what="import_id")
         url = f"{self.model_url}/imports/{iid}/tasks/{normalize_task_id(task_id)}/dump"
         async for data in transfer.iter_chunks(
-            self.session, url, iid, max_concurrency=self.config.max_concurrency
+            transfer.chunk_session(self), url, iid, max_concurrency=self.config.max_concurrency
         ):
             yield data
 
@@ -678,7 +690,7 @@ class AnaplanAsyncClient(TransactionalMixin, AlmMixin, CloudWorksMixin):
         oid = normalize_object_id(object_id, what="object_id")
         url = f"{self.model_url}/processes/{pid}/tasks/{normalize_task_id(task_id)}/dumps/{oid}"
         async for data in transfer.iter_chunks(
-            self.session, url, oid, max_concurrency=self.config.max_concurrency
+            transfer.chunk_session(self), url, oid, max_concurrency=self.config.max_concurrency
         ):
             yield data
 

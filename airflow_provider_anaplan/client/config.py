@@ -23,16 +23,35 @@ __all__ = [
     "ClientConfig",
     "DEFAULT_API_URL",
     "DEFAULT_AUTH_URL",
+    "DEFAULT_CLOUDWORKS_URL",
     "DEFAULT_OAUTH_URL",
     "MIN_POLL_INTERVAL",
     "MIN_TIMEOUT",
+    "cloudworks_url_for",
     "validate_seconds",
 ]
 
 DEFAULT_API_URL = "https://api.anaplan.com/2/0"
 DEFAULT_AUTH_URL = "https://auth.anaplan.com"
 DEFAULT_OAUTH_URL = "https://us1a.app.anaplan.com"
+#: CloudWorks' primary base URL (the spec's first server); ``https://api.anaplan.com/cloudworks/2/0``
+#: is the alternative form, on the bulk API's host.
+DEFAULT_CLOUDWORKS_URL = "https://api.cloudworks.anaplan.com/2/0"
 MB = 1024 * 1024
+
+
+def cloudworks_url_for(api_url: str) -> str:
+    """CloudWorks base URL for a bulk API base URL: the primary form for the default (legacy) host,
+    else the spec's alternative form on the same host (``https://eu3.api.anaplan.com/cloudworks/2/0``,
+    ``http://127.0.0.1:8080/cloudworks/2/0`` for the emulator)."""
+    base = api_url.rstrip("/")
+    if base == DEFAULT_API_URL:
+        return DEFAULT_CLOUDWORKS_URL
+    if base == "https://au1a.api2.anaplan.com/2/0":  # Anaplan's documented URL for Australia
+        return "https://api.cloudworks.au1a.app2.anaplan.com/2/0"
+    if base.endswith("/2/0"):
+        base = base[: -len("/2/0")]
+    return f"{base}/cloudworks/2/0"
 def _url(value: object, name: str) -> str:
     if not isinstance(value, str):
         raise AnaplanConfigError(f"{name} must be an http(s) URL string, got {type(value).__name__}")
@@ -74,6 +93,9 @@ class ClientConfig:
     :param poll_interval: default seconds between task status polls, >= 0.1 (Anaplan asks for >= 5).
     :param start_confirm_window: seconds to look for the task after a task POST failed ambiguously
         (the request may or may not have created it; it is never sent twice), >= 1 (default 60).
+    :param cloudworks_url: CloudWorks API base (both forms of the spec work:
+        ``https://api.cloudworks.anaplan.com/2/0`` or ``https://api.anaplan.com/cloudworks/2/0``);
+        default: derived from ``api_url`` by :func:`cloudworks_url_for`.
     :param coordination: where the processes of a deployment register task starts and file leases
         (a :class:`~airflow_provider_anaplan.client.coordination.CoordinationStore`); default: this
         process only. The Airflow hook passes one on Airflow Variables (the whole deployment).
@@ -98,6 +120,7 @@ class ClientConfig:
     poll_interval: float = 5.0
     start_confirm_window: float = 60.0
     coordination: Any = None
+    cloudworks_url: str | None = None
 
     def __post_init__(self) -> None:
         def put(name: str, value: object) -> None:
@@ -114,6 +137,10 @@ class ClientConfig:
             put("model_id", normalize_model_id(self.model_id))
         for name in ("api_url", "auth_url", "oauth_url"):
             put(name, _url(getattr(self, name), name))
+        if self.cloudworks_url is None:
+            put("cloudworks_url", cloudworks_url_for(self.api_url))
+        else:
+            put("cloudworks_url", _url(self.cloudworks_url, "cloudworks_url"))
         verify = self.verify
         if isinstance(verify, os.PathLike):
             verify = os.fspath(verify)

@@ -1,8 +1,9 @@
 """Transfer engine: chunking, gzip in worker threads, bounded concurrency, streaming up- and download.
 
 Memory stays near ``chunk_size × (max_concurrency + 2)`` whatever the file size: the source is read
-one chunk at a time, at most ``max_concurrency`` chunks are being compressed/sent, and downloads keep
-a bounded window of chunks fetched ahead while yielding them in order.
+one chunk at a time, at most ``max_concurrency`` chunks are being compressed/sent, and downloads hold
+at most ``max_concurrency`` chunks (see :mod:`.transfer_download`: parallel fetches in worker threads,
+positional writes).
 
 Upload sources — one rule at every layer (client, hooks, operators), decided by :func:`resolve_source`:
 
@@ -32,10 +33,8 @@ import io
 import logging
 import math
 import os
-import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -53,6 +52,8 @@ __all__ = [
     "upload",
     "iter_chunks",
     "write_stream",
+    "download",
+    "chunk_session",
     "open_source",
     "resolve_source",
     "resolve_destination",
@@ -575,175 +576,13 @@ async def _send_chunks(
 
 
 # ---------------------------------------------------------------------------------------------------
-# Download
+# Download: the engine lives in transfer_download (parallel fetches, positional writes) and
+# transfer_http (chunk GETs in worker threads); re-exported here, where callers have always found it.
+# Imported last: transfer_download uses the helpers above.
 
-
-async def _chunk_ids(session: HttpSession, base_url: str, object_id: str) -> list[str]:
-    ids: list[str] = []
-    while True:
-        response = await session.request(
-            "GET", f"{base_url}/chunks", object_id=object_id, params={"offset": len(ids), "limit": 1000}
-        )
-        body = response.json()
-        page = body.get("chunks") or []
-        ids.extend(str(c.get("id")) for c in page if isinstance(c, dict))
-        total = ((body.get("meta") or {}).get("paging") or {}).get("totalSize")
-        if not page or total is None or len(ids) >= int(total):
-            return ids
-
-
-async def _fetch(session: HttpSession, url: str, object_id: str) -> bytes:
-    response, body = await session.request_raw(
-        "GET", url, object_id=object_id, headers={"Accept-Encoding": "gzip"}
-    )
-    if response.headers.get("Content-Encoding", "").lower() in ("gzip", "x-gzip") and body:
-        return await _in_pool(_decompress, body)
-    return body
-
-
-async def iter_chunks(
-    session: HttpSession, base_url: str, object_id: str, *, max_concurrency: int
-) -> AsyncIterator[bytes]:
-    """Yield the chunks of ``{base_url}/chunks`` in order, fetching up to ``max_concurrency`` ahead.
-
-    ``base_url`` is a file URL (``…/files/{id}``) or a dump URL (``…/tasks/{t}/dump``).
-    """
-    ids = await _chunk_ids(session, base_url, object_id)
-    pending: deque[asyncio.Task[bytes]] = deque()
-    position = 0
-
-    def schedule() -> None:
-        nonlocal position
-        while position < len(ids) and len(pending) < max_concurrency:
-            pending.append(
-                asyncio.create_task(_fetch(session, f"{base_url}/chunks/{ids[position]}", object_id))
-            )
-            position += 1
-
-    try:
-        schedule()
-        while pending:
-            data = await pending.popleft()
-            schedule()
-            yield data
-    finally:
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-
-
-def _is_local(destination: object) -> bool:
-    return isinstance(destination, PurePath) or (
-        isinstance(destination, os.PathLike) and not hasattr(destination, "open")
-    )
-
-
-async def write_stream(chunks: AsyncIterator[bytes], destination: object) -> int:
-    """Write ``chunks`` to ``destination`` atomically and return the byte count.
-
-    ``destination``: a ``str`` (a local path or ``file://`` URI, see :func:`resolve_destination`), an
-    ``os.PathLike``, or an object with ``.open("wb")`` (``ObjectStoragePath``). The data goes to a
-    temporary sibling that replaces the destination only when complete; on any failure the temporary
-    is deleted and a file already at the destination is left untouched.
-    """
-    destination = resolve_destination(destination)
-    if _is_local(destination):
-        path, tmp = await asyncio.to_thread(_local_target, destination)
-        f = await asyncio.to_thread(open, tmp, "wb")
-        try:
-            written = await _write_all(chunks, f)
-            await asyncio.to_thread(f.close)
-            await asyncio.to_thread(os.replace, tmp, path)
-            return written
-        except BaseException:
-            await asyncio.to_thread(f.close)
-            await asyncio.to_thread(_unlink, tmp)
-            raise
-    if not hasattr(destination, "open"):
-        raise AnaplanConfigError(
-            f"Download destination must be a path or an object with .open('wb'), got {type(destination).__name__}"
-        )
-    return await _write_object(chunks, destination)
-
-
-def _object_temp(destination: Any) -> Any | None:
-    """A temporary sibling of an object destination, or None when the object cannot be renamed."""
-    parent, name = getattr(destination, "parent", None), getattr(destination, "name", None)
-    if parent is None or not name or not callable(getattr(destination, "rename", None)):
-        return None
-    try:
-        return parent / f".{name}.{secrets.token_hex(4)}.part"
-    except TypeError:
-        return None
-
-
-async def _write_object(chunks: AsyncIterator[bytes], destination: Any) -> int:
-    """Object storage: write a temporary sibling, then rename it onto ``destination`` (object stores
-    copy then delete: the destination never holds a partial object)."""
-    if await asyncio.to_thread(_is_dir, destination):
-        raise AnaplanConfigError(f"Download destination {destination} is a directory; give a file path")
-    tmp = _object_temp(destination)
-    target = destination if tmp is None else tmp
-    if tmp is None:
-        log.warning("Download destination %s cannot be renamed: writing it in place (not atomic)", destination)
-    f = await asyncio.to_thread(target.open, "wb")
-    try:
-        written = await _write_all(chunks, f)
-        await asyncio.to_thread(f.close)
-        if tmp is not None:
-            await asyncio.to_thread(tmp.rename, destination)
-        return written
-    except BaseException:
-        await asyncio.to_thread(_close_quietly, f)
-        await asyncio.to_thread(_remove_object, target)  # the temporary, or the partial object
-        raise
-
-
-def _is_dir(obj: Any) -> bool:
-    try:
-        return bool(obj.is_dir())
-    except Exception:
-        return False
-
-
-def _close_quietly(f: Any) -> None:
-    try:
-        f.close()
-    except Exception:
-        log.debug("Closing a partial download failed", exc_info=True)
-
-
-def _remove_object(obj: Any) -> None:
-    try:
-        obj.unlink()
-    except FileNotFoundError:
-        pass
-    except Exception as exc:
-        log.warning("Could not delete the partial download %s (%s)", obj, exc)
-
-
-async def _write_all(chunks: AsyncIterator[bytes], f: Any) -> int:
-    written = 0
-    async for data in chunks:
-        await asyncio.to_thread(f.write, data)
-        written += len(data)
-    return written
-
-
-def _local_target(destination: Any) -> tuple[str, str]:
-    """``(final path, temporary path beside it)`` after checking the destination is usable."""
-    path = os.path.expanduser(os.fspath(destination))
-    directory = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise AnaplanConfigError(f"Download destination {path} is a directory; give a file path")
-    if not os.path.isdir(directory):
-        raise AnaplanConfigError(f"Download destination directory {directory} does not exist")
-    return path, os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.part")
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+from airflow_provider_anaplan.client.transfer_download import (  # noqa: E402
+    download,
+    iter_chunks,
+    write_stream,
+)
+from airflow_provider_anaplan.client.transfer_http import chunk_session  # noqa: E402

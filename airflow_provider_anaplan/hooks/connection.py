@@ -8,6 +8,8 @@ name it does not match, so the UI form and the REST API show its real value.
 
 * ``region`` sets ``api_url``, ``auth_url`` and ``oauth_url`` at once (:data:`REGIONS`); an explicit
   URL extra still overrides its part.
+  ``cloudworks_url`` (CloudWorks API) defaults to the form derived from the effective ``api_url``
+  (:func:`~airflow_provider_anaplan.client.config.cloudworks_url_for`), so ``region`` sets it too.
 * ``verify_ssl`` is a boolean; ``ca_bundle`` a CA bundle path. The older ``verify_ssl: "<path>"`` is
   still accepted (deprecated).
 * ``refresh_rotates`` replaces ``rotatable_token`` (a name Airflow masks: the UI form showed and saved
@@ -53,6 +55,7 @@ EXTRA_KEYS: tuple[str, ...] = (
     "api_url",
     "auth_url",
     "oauth_url",
+    "cloudworks_url",
     "verify_ssl",
     "ca_bundle",
     "timeout",
@@ -390,6 +393,8 @@ def build_client_config(
         "model_id": model_id or _text(extras, "model_id"),
     }
     kwargs.update(resolve_urls(extras))
+    if (cloudworks_url := _text(extras, "cloudworks_url")) is not None:
+        kwargs["cloudworks_url"] = cloudworks_url  # else derived from api_url (and so from region)
     if any(extras.get(name) not in (None, "") for name in ("verify_ssl", "ca_bundle")):
         kwargs["verify"] = parse_verify(extras.get("verify_ssl"), extras.get("ca_bundle"))
     if extras.get("timeout") not in (None, ""):

@@ -188,7 +188,7 @@ class EmulatorHandle:
         """The JSON form of an ``anaplan`` Airflow connection to this emulator, as the seed user.
 
         It carries ``login``/``password`` (:attr:`user`/:attr:`password`) and the extras ``api_url``,
-        ``auth_url``, ``oauth_url`` (all on this emulator), ``workspace_id`` and ``model_id`` (the
+        ``auth_url``, ``oauth_url``, ``cloudworks_url`` (all on this emulator), ``workspace_id`` and ``model_id`` (the
         seed's); keyword arguments add or override extras. Set it as an environment connection::
 
             monkeypatch.setenv("AIRFLOW_CONN_ANAPLAN_DEFAULT", anaplan_emulator.airflow_connection())
@@ -201,6 +201,7 @@ class EmulatorHandle:
             "api_url": self.api_url,
             "auth_url": self.auth_url,
             "oauth_url": self.oauth_url,
+            "cloudworks_url": f"{self.url}/cloudworks/2/0",
             "workspace_id": self.workspace_id,
             "model_id": self.model_id,
             **extra,

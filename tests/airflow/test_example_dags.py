@@ -152,3 +152,46 @@ def test_parsing_a_dag_does_not_load_the_client_core() -> None:
         capture_output=True, text=True, check=True,
     ).stdout.strip().splitlines()[-1]
     assert out == "[]", out
+
+
+def test_transactional_upsert_cells_and_large_view_read(
+    dag_runner: Any, emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """example_anaplan_transactional: upsert from object storage, cell writes, a deferred large-volume read."""
+    monkeypatch.setenv("ANAPLAN_EXAMPLE_OUT", str(tmp_path))
+    dr = dag_runner.run(dag_runner.load_example("example_anaplan_transactional"))
+    assert set(dag_runner.states(dr).values()) == {"success"}
+    stores = {i["name"]: i for i in emulator.admin.list_items("101000000004")}
+    assert {"Cardiff", "Glasgow"} <= set(stores) and stores["London"]["Size"] == 125
+    assert dag_runner.xcom(dr, "upsert_stores")["added"] == 2
+    assert cell(emulator, "P001", "Feb 26", "Budget") == 1250
+    read = dag_runner.xcom(dr, "read_revenue_by_version")
+    assert read["mode"] == "large" and read["pages"] >= 1
+    text = next(tmp_path.glob("*/revenue_by_version.csv")).read_text().splitlines()
+    assert text[0].startswith("Product,Version,Jan 26") and "P001,Budget,1200,1250" in "\n".join(text)
+    assert emulator.admin._call("GET", "/transactional")["readRequests"] == []  # deleted after the read
+
+
+def test_alm_sync_then_cloudworks_integration_and_flow(
+    dag_runner: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """example_anaplan_alm_cloudworks: revision in dev -> sync to prod -> CloudWorks import -> flow."""
+    prod = "D3A1B5C7E9F24680ACE13579BDF02468"
+    monkeypatch.setenv("ANAPLAN_EXAMPLE_POLL_INTERVAL", "0.2")
+    emulator.admin._call("POST", "/alm/config", {"sync_seconds": 0.5})
+    emulator.admin._call("POST", "/cloudworks/config", {"run_seconds": 0.3})
+    change = {"lineItem": {"module": REVENUE_MODULE, "name": "Margin", "dataType": "number"}}
+    emulator.admin._call("POST", "/alm/structure", change)  # a structural change in development
+    products_csv = b"Product,Category,Discontinued\nP901,Hardware,false\n"
+    emulator.admin._http.put("/objectstore/emulator-bucket/inbound/products.csv", content=products_csv).raise_for_status()
+    dr = dag_runner.run(dag_runner.load_example("example_anaplan_alm_cloudworks"))
+    assert set(dag_runner.states(dr).values()) == {"success"}
+    revision = dag_runner.xcom(dr, "create_revision")
+    assert revision["created"] is True
+    assert dag_runner.xcom(dr, "sync_to_production")["revision_id"] == revision["revision_id"]
+    assert "Margin" in str(emulator.admin._call("GET", "/alm/structure", params={"model": prod}))
+    assert dag_runner.xcom(dr, "load_products")["success"] is True
+    assert "P901" in {i["name"] for i in emulator.admin.list_items(PRODUCTS_LIST, prod)}
+    assert dag_runner.xcom(dr, "load_and_publish")["success"] is True
+    published = emulator.admin._http.get("/objectstore/emulator-bucket/outbound/revenue.csv")
+    assert published.status_code == 200 and published.content.startswith(b"Product,Month,Revenue")

@@ -21,6 +21,8 @@ SPEC_FILES = {
     "auth": SPEC_ROOT / "authentication" / "authentication-openapi.json",
     "oauth": SPEC_ROOT / "oauth" / "oauth-openapi.json",
     "bulk": SPEC_ROOT / "integration" / "integration-openapi.json",
+    "alm": SPEC_ROOT / "alm" / "alm-openapi.json",
+    "cloudworks": SPEC_ROOT / "cloudworks" / "cloudworks-openapi.json",
 }
 WS = "8a868cd985f53e7701860542f59e276e"
 MODEL = "75A40874E6B64FA3AE0B4E5D5B4B9A0B"

@@ -27,6 +27,24 @@ PARAMS = {
     "processId": "118000000000",
     "objectId": "112000000000",
     "chunkId": "0",
+    # ALM and CloudWorks (any value reaches the handler; a 404 reply is lost like any other)
+    "revisionId": "0A1A0000000000000000000000000001",
+    "syncTaskId": "0" * 32,
+    "taskId": "0" * 32,
+    "targetRevisionId": "0A1A0000000000000000000000000001",
+    "sourceRevisionId": "0A1A0000000000000000000000000001",
+    "connectionId": "0" * 32,
+    "integrationId": "0" * 32,
+    "runId": "0" * 32,
+    "integrationFlowId": "0" * 32,
+    # transactional API
+    "moduleId": "102000000001",
+    "lineItemId": "206000000001",
+    "dimensionId": "101000000001",
+    "viewId": "102000000001",
+    "listId": "101000000001",
+    "requestId": "0" * 32,
+    "pageNo": "0",
 }
 KIND_OF = {"importId": "imports", "exportId": "exports", "actionId": "actions", "processId": "processes"}
 LOST = (httpx.RemoteProtocolError, httpx.ReadError)

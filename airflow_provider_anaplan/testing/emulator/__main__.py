@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-banner", action="store_true", help="do not print the start-up banner (it is printed by default)"
     )
+    parser.add_argument(
+        "--object-store",
+        metavar="DIR",
+        help="directory of the emulated CloudWorks object store, one sub-directory per bucket "
+        "(default: $ANAPLAN_EMULATOR_OBJECT_STORE, else a temporary directory)",
+    )
     return parser
 
 
@@ -92,6 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.object_store:
+        from .objectstore import object_store
+
+        try:
+            object_store().set_root(args.object_store)
+        except OSError as exc:
+            print(f"anaplan-emulator: bad --object-store: {exc}", file=sys.stderr)
+            return 2
     fixture = None
     if args.fixture:
         try:

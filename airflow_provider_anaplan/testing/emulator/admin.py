@@ -11,11 +11,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .alm_admin import alm_admin_routes
 from .oauth import approve_device_code as approve_device
 from .oauth import issue_refresh_token
 from .responses import json_response
 from .seed import FixtureError
 from .state import Model, OAuthClient
+from .transactional_admin import transactional_admin_routes
 
 
 def _emulator(request: Request) -> Any:
@@ -270,4 +272,6 @@ def admin_routes() -> list[Route]:
         Route(f"{p}/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route(f"{p}/faults/rules", add_fault_rule, methods=["POST"]),
         Route(f"{p}/tasks", tasks, methods=["GET"]),
+        *alm_admin_routes(),
+        *transactional_admin_routes(),
     ]

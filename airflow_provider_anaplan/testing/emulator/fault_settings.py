@@ -18,20 +18,32 @@ from .fault_rules import FaultEffect, FaultRule, number_option, status_option
 
 
 class Bandwidth:
-    """A shared byte-rate limiter: every body byte reserves ``1/rate`` s of a common timeline."""
+    """A link's byte-rate: every body byte reserves ``1/rate`` s of a timeline shared by all requests.
+
+    Full duplex, like a real link: request bodies (upstream) and response bodies (downstream) each have
+    their own timeline at ``rate``, so concurrent requests share the capacity of their direction and a
+    download is not slowed by an upload. ``bytes_up``/``bytes_down`` count what crossed the link while
+    a cap was set (the benchmark's wire bytes).
+    """
 
     def __init__(self) -> None:
         self.rate: float | None = None
-        self._next = 0.0
+        self._next = {True: 0.0, False: 0.0}
+        self.bytes_up = 0
+        self.bytes_down = 0
 
-    async def consume(self, nbytes: int) -> None:
-        """Wait until ``nbytes`` may pass (returns at once without a cap)."""
+    async def consume(self, nbytes: int, *, upstream: bool = False) -> None:
+        """Wait until ``nbytes`` may pass in that direction (returns at once without a cap)."""
         if not self.rate or nbytes <= 0:
             return
+        if upstream:
+            self.bytes_up += nbytes
+        else:
+            self.bytes_down += nbytes
         now = time.monotonic()
-        start = max(now, self._next)
-        self._next = start + nbytes / self.rate
-        await asyncio.sleep(self._next - now)
+        start = max(now, self._next[upstream])
+        self._next[upstream] = start + nbytes / self.rate
+        await asyncio.sleep(self._next[upstream] - now)
 
 
 @dataclass
@@ -120,5 +132,7 @@ class FaultSettings:
         return {
             "latency_ms": self.latency_ms,
             "bandwidth_bytes_per_second": self.bandwidth.rate,
+            "bandwidth_bytes_up": self.bandwidth.bytes_up,
+            "bandwidth_bytes_down": self.bandwidth.bytes_down,
             "rules": rules,
         }

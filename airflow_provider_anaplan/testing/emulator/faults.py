@@ -3,7 +3,8 @@
 Per request (admin paths ``/_emulator/*`` are never faulted):
 
 * ``latency_ms`` is added before the handler runs;
-* a shared bandwidth cap (bytes/s across all requests) throttles request and response bodies;
+* a shared bandwidth cap (bytes/s across all requests, each direction: a full-duplex link) throttles
+  request and response bodies, sent in 64 KiB slices so concurrent responses interleave;
 * the first scripted rule (:mod:`.fault_rules`) that matches and fires applies its effect:
   ``delay_ms`` (wait), ``hold_ms`` (read the body, wait, then go on even if the client has gone:
   the handler is shielded from cancellation and executes late, as a real back end does), then
@@ -135,7 +136,7 @@ class FaultMiddleware:
         async def metered_receive() -> Message:
             message = await receive()
             if message["type"] == "http.request" and bandwidth.rate:
-                await bandwidth.consume(len(message.get("body", b"")))
+                await bandwidth.consume(len(message.get("body", b"")), upstream=True)
             return message
 
         async def metered_send(message: Message) -> None:

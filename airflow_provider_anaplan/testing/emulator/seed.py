@@ -29,6 +29,8 @@ from .state import (
     User,
     Workspace,
 )
+from .transactional_seed import TransactionalFixtureError
+from .transactional_seed import apply_fixture as apply_transactional_fixture
 
 DEMO_USER = "demo@example.com"
 DEMO_PASSWORD = "emulator-demo-pw"  # >= 5 characters, so Airflow's secret masker masks it
@@ -81,6 +83,28 @@ DEFAULT_FIXTURE: dict[str, Any] = {
                     "id": "101000000002",
                     "name": "Versions",
                     "items": [{"name": "Actual"}, {"name": "Budget"}, {"name": "Forecast"}],
+                },
+                # Transactional API seed: a list with codes that is the parent of another one.
+                {
+                    "id": "101000000003",
+                    "name": "Regions",
+                    "items": [
+                        {"name": "North", "code": "N"},
+                        {"name": "South", "code": "S"},
+                        {"name": "East", "code": "E"},
+                    ],
+                },
+                {
+                    "id": "101000000004",
+                    "name": "Stores",
+                    "parent": "101000000003",
+                    "properties": {"Manager": "text", "Size": "number", "Open": "boolean"},
+                    "subsets": {"Flagship": ["London"]},
+                    "items": [
+                        {"name": "London", "code": "ST01", "parent": "North", "Manager": "Ann", "Size": 120, "Open": True},
+                        {"name": "Leeds", "code": "ST02", "parent": "North", "Manager": "Bob", "Size": 80, "Open": True},
+                        {"name": "Bristol", "code": "ST03", "parent": "South", "Manager": "Cid", "Size": 60, "Open": False},
+                    ],
                 },
             ],
             "modules": [
@@ -157,9 +181,42 @@ DEFAULT_FIXTURE: dict[str, Any] = {
                     "actions": ["112000000000", "112000000002"],
                 },
             ],
+            # Transactional API seed: two saved views of the Revenue module.
+            "views": [
+                {
+                    "id": "203000000001",
+                    "name": "Products by Version",
+                    "module": "102000000001",
+                    "rows": ["Product", "Version"],
+                    "columns": ["Month"],
+                },
+                {
+                    "id": "203000000002",
+                    "name": "Budget grid",
+                    "module": "102000000001",
+                    "rows": ["Product"],
+                    "columns": ["Month"],
+                    "pages": ["Version"],
+                    "filters": {"Product": ["P001", "P002", "P003", "P004"]},
+                    "pageDefaults": {"Version": "Budget"},
+                },
+            ],
         }
     ],
 }
+
+#: The deployed (production) copy of the demo model: same structure and object ids, its own data.
+#: ALM syncs development (MODEL_ID) into it; the seeded CloudWorks integrations run against it.
+PRODUCTION_MODEL_ID = "D3A1B5C7E9F24680ACE13579BDF02468"
+
+
+def _production_model() -> dict[str, Any]:
+    model = copy.deepcopy(DEFAULT_FIXTURE["models"][0])
+    model.update(id=PRODUCTION_MODEL_ID, name="Production Model", activeState="PRODUCTION")
+    return model
+
+
+DEFAULT_FIXTURE["models"].append(_production_model())
 
 _WS_RE = re.compile(r"^[0-9a-f]{32}$")
 _MODEL_RE = re.compile(r"^[0-9A-F]{32}$")
@@ -362,6 +419,10 @@ def _build_model(raw: dict[str, Any], workspaces: dict[str, Workspace]) -> Model
             actions=steps,
         )
         model.processes[definition_p.id] = definition_p
+    try:
+        apply_transactional_fixture(model, raw)
+    except TransactionalFixtureError as exc:
+        raise FixtureError(str(exc)) from None
     return model
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .storage import ChunkSet
+from .transactional import TxModelState
 
 # Object-type prefixes of 12-digit model object ids.
 PREFIX_LIST = "101"
@@ -125,6 +126,9 @@ class ModuleDef:
     line_item: str = "Value"
     data_type: str = "number"  # number | text | boolean
     cells: dict[tuple[str, ...], Any] = field(default_factory=dict)
+    #: Structure-only line items beyond ``line_item`` (name -> data type), e.g. added in development
+    #: through the admin API and carried to production by an ALM sync; they hold no cells.
+    extra_line_items: dict[str, str] = field(default_factory=dict)
 
     def dim_index(self, name: str) -> int:
         for index, dim in enumerate(self.dimensions):
@@ -275,6 +279,8 @@ class Model:
     processes: dict[str, ProcessDef] = field(default_factory=dict)
     tasks: dict[str, list[Task]] = field(default_factory=dict)  # action id -> tasks (oldest first)
     dumps: dict[tuple[str, str], Dump] = field(default_factory=dict)  # (action id, object id) -> dump
+    #: Transactional API state: views, list extras, read requests, open/close, calendar.
+    transactional: TxModelState = field(default_factory=TxModelState)
 
     def to_api(self, workspace_name: str, base_url: str) -> dict[str, Any]:
         return {
@@ -303,3 +309,30 @@ class Model:
                 if task.id == task_id:
                     return task
         return None
+
+    def require_open(self) -> None:
+        """Raise the API error a call on a closed (or still loading) model gets (409).
+
+        Called by every transactional endpoint before it reads or writes the model.
+        """
+        from ..responses import ApiError
+
+        step = self.transactional.runtime.current()
+        if step == "Closed":
+            raise ApiError(
+                409,
+                f"Model {self.id} is closed: open it with POST /2/0/models/{self.id}/open and wait "
+                "until GET .../status reports currentStep Open",
+            )
+        if step != "Open":
+            raise ApiError(
+                409, f"Model {self.id} is still loading ({step}); wait until GET .../status reports Open"
+            )
+
+    def require_writable(self) -> None:
+        """:meth:`require_open`, then 423 when the model is locked or in maintenance."""
+        from ..responses import ApiError
+
+        self.require_open()
+        if self.active_state in ("LOCKED", "MAINTENANCE", "PRODUCTION_MAINTENANCE"):
+            raise ApiError(423, f"Model {self.id} is locked ({self.active_state}); try again later")

@@ -1,0 +1,252 @@
+"""Large-volume read requests of views and lists: create, status, pages (CSV), delete.
+
+A request moves NOT_STARTED -> IN_PROGRESS -> COMPLETE with time (``read_request_start_seconds``,
+``read_request_pages_per_second``); ``availablePages`` grows meanwhile and those pages can be fetched.
+Pages are rendered when fetched, row by row, so a 5,000,000-cell view is served without holding it.
+The CSV header is on page 0 only: the pages, concatenated in order, are one CSV file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from .responses import ApiError, base_url, envelope, json_response
+from .state import Model
+from .state.transactional import ReadRequest
+from .transactional_common import json_body, open_model
+from .transactional_dims import ensure_ids, find_view
+from .transactional_grid import Grid
+from .transactional_lists import csv_header, csv_row
+
+EXPORT_TYPES = ("TABULAR_MULTI_COLUMN", "TABULAR_SINGLE_COLUMN", "GRID_ALL_PAGES")
+_LINES_PER_CHUNK = 1000
+
+
+def _url(request: Request, model: Model, kind: str, object_id: str, request_id: str) -> str:
+    return (
+        f"{base_url(request)}/2/0/workspaces/{model.workspace_id}/models/{model.id}/{kind}s/{object_id}"
+        f"/readRequests/{request_id}"
+    )
+
+
+def _api(request: Request, model: Model, rr: ReadRequest, full: bool = True) -> dict[str, Any]:
+    state, available = rr.progress(model.transactional.settings)
+    body: dict[str, Any] = {"requestId": rr.id}
+    if rr.kind == "view":
+        body["viewId"] = int(rr.object_id) if rr.object_id.isdigit() else rr.object_id
+    else:
+        body["listId"] = rr.object_id
+    body["requestState"] = state
+    body["url"] = _url(request, model, rr.kind, rr.object_id, rr.id)
+    if full:
+        body["availablePages"] = available
+        body["successful"] = state == "COMPLETE" and not rr.failed
+    return body
+
+
+def _respond(request: Request, model: Model, rr: ReadRequest, full: bool = True) -> Response:
+    key = "viewReadRequest" if rr.kind == "view" else "listReadRequest"
+    return json_response(envelope(request, None, key, **{key: _api(request, model, rr, full)}))
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex.upper()
+
+
+async def create_view_request(request: Request) -> Response:
+    """``POST .../views/{viewId}/readRequests`` (optional body ``{"exportType": ...}``)."""
+    _, model = open_model(request)
+    view_id = request.path_params["viewId"]
+    view, module = find_view(model, view_id)
+    body = await json_body(request)
+    export_type = "TABULAR_MULTI_COLUMN"
+    if isinstance(body, dict) and body.get("exportType") is not None:
+        export_type = str(body["exportType"])
+        if export_type not in EXPORT_TYPES:
+            raise ApiError(400, f"Invalid exportType {export_type!r}: use one of {', '.join(EXPORT_TYPES)}")
+    grid = Grid(model, view, module)
+    settings = model.transactional.settings
+    columns = max(grid.columns.size, 1)
+    if export_type == "TABULAR_SINGLE_COLUMN":
+        lines, page_rows = grid.pages.size * grid.rows.size * columns, max(1, settings.read_request_page_cells)
+    else:
+        lines = grid.pages.size * grid.rows.size
+        page_rows = max(1, settings.read_request_page_cells // columns)
+    rr = ReadRequest(
+        id=_new_id(),
+        kind="view",
+        object_id=view_id,
+        model_id=model.id,
+        created=time.monotonic(),
+        total_pages=max(1, math.ceil(lines / page_rows)),
+        page_rows=page_rows,
+        snapshot={"exportType": export_type, "lines": lines},
+    )
+    model.transactional.read_requests[rr.id] = rr
+    return _respond(request, model, rr, full=False)
+
+
+async def create_list_request(request: Request) -> Response:
+    """``POST .../lists/{listId}/readRequests``: the list's members as of now."""
+    _, model = open_model(request)
+    list_id = request.path_params["listId"]
+    lst = model.lists.get(list_id)
+    if lst is None:
+        raise ApiError(404, f"List {list_id} not found or no access")
+    ensure_ids(model, lst)
+    names = list(lst.items)
+    settings = model.transactional.settings
+    page_rows = max(1, settings.read_request_page_items)
+    rr = ReadRequest(
+        id=_new_id(),
+        kind="list",
+        object_id=list_id,
+        model_id=model.id,
+        created=time.monotonic(),
+        total_pages=max(1, math.ceil(len(names) / page_rows)),
+        page_rows=page_rows,
+        snapshot=names,
+    )
+    model.transactional.read_requests[rr.id] = rr
+    return _respond(request, model, rr, full=False)
+
+
+def _find(request: Request, model: Model, kind: str) -> ReadRequest:
+    request_id = request.path_params["requestId"]
+    object_id = request.path_params["viewId" if kind == "view" else "listId"]
+    rr = model.transactional.read_requests.get(request_id)
+    if rr is None or rr.kind != kind or rr.object_id != object_id:
+        raise ApiError(404, f"Read request {request_id} not found or no access")
+    return rr
+
+
+async def get_view_request(request: Request) -> Response:
+    _, model = open_model(request)
+    return _respond(request, model, _find(request, model, "view"))
+
+
+async def get_list_request(request: Request) -> Response:
+    _, model = open_model(request)
+    return _respond(request, model, _find(request, model, "list"))
+
+
+async def _delete(request: Request, kind: str) -> Response:
+    _, model = open_model(request)
+    rr = _find(request, model, kind)
+    rr.state_override = "CANCELLED"
+    response = _respond(request, model, rr)
+    del model.transactional.read_requests[rr.id]
+    return response
+
+
+async def delete_view_request(request: Request) -> Response:
+    return await _delete(request, "view")
+
+
+async def delete_list_request(request: Request) -> Response:
+    return await _delete(request, "list")
+
+
+def _page_number(request: Request, model: Model, rr: ReadRequest) -> int:
+    raw = request.path_params["pageNo"]
+    try:
+        page = int(raw)
+    except ValueError:
+        raise ApiError(400, f"Invalid page number {raw!r}") from None
+    _, available = rr.progress(model.transactional.settings)
+    if page < 0 or page >= rr.total_pages:
+        raise ApiError(404, f"Page {raw} of read request {rr.id} not found (pages 0-{rr.total_pages - 1})")
+    if page >= available:
+        raise ApiError(404, f"Page {page} of read request {rr.id} is not available yet ({available} available)")
+    return page
+
+
+def _csv(rows: Iterator[list[str]]) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+        if count >= _LINES_PER_CHUNK:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+            count = 0
+    if buffer.tell():
+        yield buffer.getvalue().encode()
+
+
+def _view_rows(model: Model, rr: ReadRequest, page: int) -> Iterator[list[str]]:
+    view, module = find_view(model, rr.object_id)
+    grid = Grid(model, view, module)
+    export_type = rr.snapshot["exportType"]
+    lines = rr.snapshot["lines"]
+    page_dims = [d.name for d in grid.pages.dims]
+    row_dims = [d.name for d in grid.rows.dims]
+    labels = list(grid.column_labels())
+    if page == 0:
+        if export_type == "TABULAR_SINGLE_COLUMN":
+            yield page_dims + row_dims + [d.name for d in grid.columns.dims] + ["Value"]
+        else:
+            yield page_dims + row_dims + [" ".join(c) for c in labels]
+    prepared = grid._columns_prepared()
+    start, end = page * rr.page_rows, min(lines, (page + 1) * rr.page_rows)
+    nrows, ncols = max(grid.rows.size, 1), max(len(labels), 1)
+    if export_type == "TABULAR_SINGLE_COLUMN":
+        line = start
+        while line < end:
+            block, col = divmod(line, ncols)
+            combo, row = divmod(block, nrows)
+            decoded = grid.pages.decode(combo)
+            row_labels, values = grid.row_values(decoded, row, prepared)
+            lead = grid.pages.labels(combo) + row_labels
+            for c in range(col, min(ncols, col + end - line)):
+                yield lead + labels[c] + [values[c]]
+            line += ncols - col
+        return
+    for line in range(start, end):
+        combo, row = divmod(line, nrows)
+        row_labels, values = grid.row_values(grid.pages.decode(combo), row, prepared)
+        yield grid.pages.labels(combo) + row_labels + values
+
+
+def _list_rows(model: Model, rr: ReadRequest, page: int) -> Iterator[list[str]]:
+    lst = model.lists.get(rr.object_id)
+    if lst is None:
+        raise ApiError(404, f"List {rr.object_id} not found or no access")
+    extras = model.transactional.list_extras(lst.id)
+    if page == 0:
+        yield csv_header(lst, extras, True)
+    for name in rr.snapshot[page * rr.page_rows : (page + 1) * rr.page_rows]:
+        row = csv_row(model, lst, extras, name, True)
+        if row is not None:
+            yield row
+
+
+async def get_view_page(request: Request) -> Response:
+    """``GET .../views/{viewId}/readRequests/{requestId}/pages/{pageNo}``: CSV."""
+    _, model = open_model(request)
+    rr = _find(request, model, "view")
+    page = _page_number(request, model, rr)
+    find_view(model, rr.object_id)
+    return StreamingResponse(_csv(_view_rows(model, rr, page)), media_type="text/csv")
+
+
+async def get_list_page(request: Request) -> Response:
+    """``GET .../lists/{listId}/readRequests/{requestId}/pages/{pageNo}``: CSV."""
+    _, model = open_model(request)
+    rr = _find(request, model, "list")
+    page = _page_number(request, model, rr)
+    if rr.object_id not in model.lists:
+        raise ApiError(404, f"List {rr.object_id} not found or no access")
+    return StreamingResponse(_csv(_list_rows(model, rr, page)), media_type="text/csv")
