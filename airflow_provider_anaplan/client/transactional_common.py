@@ -27,8 +27,10 @@ __all__ = [
     "MAX_CELLS_PER_CALL",
     "MAX_LIST_ITEMS_PER_CALL",
     "MAX_VIEW_READ_CELLS",
+    "aiter_blocks",
     "aiter_records",
     "batched",
+    "batched_blocks",
     "clean_id",
     "run_bounded",
     "to_frame",
@@ -137,25 +139,32 @@ def _is_csv_source(value: object) -> bool:
     )
 
 
-async def aiter_records(source: object, what: str = "items") -> AsyncIterator[dict[str, Any]]:
-    """Yield the records of ``source`` (see the module docstring); sync sources are read in a thread."""
+async def aiter_blocks(source: object, what: str = "items") -> AsyncIterator[list[dict[str, Any]]]:
+    """Yield the records of ``source`` (see the module docstring) in blocks of up to 2,000 (per-block,
+    not per-record, async overhead); sync sources are read in a worker thread."""
     if source is None or isinstance(source, Mapping):
         raise AnaplanConfigError(
             f"{what} must be an iterable of dicts, a DataFrame or a CSV source (path, file, bytes), got "
             f"{type(source).__name__}"
         )
     if hasattr(source, "__aiter__"):
+        block: list[dict[str, Any]] = []
         async for record in source:
-            yield _record(record, what)
+            block.append(_record(record, what))
+            if len(block) >= _ROWS_PER_PULL:
+                yield block
+                block = []
+        if block:
+            yield block
         return
     library = _is_frame(source)
     if library is not None:
-        rows: Iterator[dict[str, Any]] = _frame_rows(source, library)
+        rows: Iterator[Any] = _frame_rows(source, library)
     elif _is_csv_source(source):
         rows = _csv_rows(source)
     elif isinstance(source, (list, tuple)):
-        for record in source:
-            yield _record(record, what)
+        for start in range(0, len(source), _ROWS_PER_PULL):
+            yield [_record(r, what) for r in source[start : start + _ROWS_PER_PULL]]
         return
     elif isinstance(source, Iterable):
         rows = iter(source)
@@ -163,18 +172,40 @@ async def aiter_records(source: object, what: str = "items") -> AsyncIterator[di
         raise AnaplanConfigError(f"{what}: unsupported source {type(source).__name__}")
     try:
         while True:
-            block = await asyncio.to_thread(lambda: list(itertools.islice(rows, _ROWS_PER_PULL)))
+            block = await asyncio.to_thread(lambda: [_record(r, what) for r in itertools.islice(rows, _ROWS_PER_PULL)])
             if not block:
                 return
-            for record in block:
-                yield _record(record, what)
+            yield block
     finally:
         close = getattr(rows, "close", None)
         if close is not None:
             close()
 
 
+async def aiter_records(source: object, what: str = "items") -> AsyncIterator[dict[str, Any]]:
+    """The records of ``source`` one by one (see :func:`aiter_blocks`)."""
+    async for block in aiter_blocks(source, what):
+        for record in block:
+            yield record
+
+
+async def batched_blocks(
+    blocks: AsyncIterator[list[dict[str, Any]]], size: int, convert: Callable[[dict[str, Any]], dict[str, Any]]
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Re-cut blocks of records into converted batches of exactly ``size`` (the last one shorter)."""
+    batch: list[dict[str, Any]] = []
+    async for block in blocks:
+        batch.extend(convert(r) for r in block)
+        while len(batch) >= size:
+            yield batch[:size]
+            batch = batch[size:]
+    if batch:
+        yield batch
+
+
 def _record(value: Any, what: str) -> dict[str, Any]:
+    if type(value) is dict:
+        return value
     if not isinstance(value, Mapping):
         raise AnaplanConfigError(f"each of {what} must be a dict (mapping), got {type(value).__name__}: {value!r:.80}")
     return dict(value)

@@ -11,6 +11,7 @@ property, and a ``subset:<name>`` key a subset flag (CSV columns work the same w
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 from collections.abc import AsyncIterator, Mapping
@@ -19,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow_provider_anaplan.client.http import AmbiguousRequestError
 from airflow_provider_anaplan.client.transactional_common import (
     MAX_LIST_ITEMS_PER_CALL,
-    aiter_records,
-    batched,
+    aiter_blocks,
+    batched_blocks,
     clean_id,
     json_bytes,
     run_bounded,
@@ -45,8 +46,16 @@ LIST_PAGE_SIZE = 5_000
 UpsertKey = Literal["auto", "name", "code"]
 
 
+@functools.lru_cache(maxsize=256)
+def _plain_keys(keys: tuple[str, ...]) -> bool:
+    """Whether records with these keys hold only item fields, already in Anaplan's spelling."""
+    return all(k in _ITEM_KEYS for k in keys)
+
+
 def list_item(record: Mapping[str, Any]) -> dict[str, Any]:
     """Anaplan's item shape of a record (flat keys become properties; ``subset:X`` subset flags)."""
+    if _plain_keys(tuple(record)):  # the common case (name, code, ...): no per-key parsing
+        return {k: v if type(v) is str else str(v) for k, v in record.items() if v is not None and v != ""}
     item: dict[str, Any] = {}
     properties: dict[str, str] = dict(record.get("properties") or {})
     subsets: dict[str, bool] = dict(record.get("subsets") or {})
@@ -74,10 +83,6 @@ def _text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-def _fold(value: Any) -> str:
-    return str(value).casefold()
 
 
 class TransactionalListsMixin:
@@ -170,8 +175,8 @@ class TransactionalListsMixin:
                 raise unwrap_ambiguous(exc, f"the {action} of items {offsets[0]}-{offsets[-1]}") from None
             result.merge(action, answer, batch, offsets)
 
-        records = (list_item(r) async for r in aiter_records(items, "items"))
-        await run_bounded(batched(records, size), send, self.config.max_concurrency)
+        batches = batched_blocks(aiter_blocks(items, "items"), size, list_item)
+        await run_bounded(batches, send, self.config.max_concurrency)
         result.failures.sort(key=lambda f: f.index)
         log.info("%s", result.summary())
         return result
@@ -218,49 +223,43 @@ class TransactionalListsMixin:
                         raise unwrap_ambiguous(exc, f"the upsert of items {base}-{base + len(batch) - 1}") from None
                     log.warning("Adding items %d-%d ended ambiguously (%s); looking them up again", base, base + len(batch) - 1, exc)
 
-        records = (list_item(r) async for r in aiter_records(items, "items"))
-        await run_bounded(batched(records, size), send, self.config.max_concurrency)
+        batches = batched_blocks(aiter_blocks(items, "items"), size, list_item)
+        await run_bounded(batches, send, self.config.max_concurrency)
         result.failures.sort(key=lambda f: f.index)
         log.info("%s", result.summary())
         return result
 
     async def _upsert_batch(self, lid: str, batch: list[dict[str, Any]], base: int, key: str, result: ListWriteResult) -> None:
-        def by(item: Mapping[str, Any]) -> str:
-            if key == "code" or (key == "auto" and item.get("code")):
-                return "code"
-            return "name"
-
-        names = sorted({item["name"] for item in batch if by(item) == "name" and item.get("name")})
-        codes = sorted({item["code"] for item in batch if by(item) == "code" and item.get("code")})
+        # what identifies each item: its code (key "code", or "auto" and it has one) or its name
+        by_code = [key == "code" or (key == "auto" and bool(item.get("code"))) for item in batch]
+        names = list(dict.fromkeys(item["name"] for item, code in zip(batch, by_code, strict=True) if not code and item.get("name")))
+        codes = list(dict.fromkeys(item["code"] for item, code in zip(batch, by_code, strict=True) if code and item.get("code")))
         found = await self.lookup_dimension_items(lid, names or None, codes or None) if (names or codes) else []
-        ids_by_name = {_fold(f["name"]): str(f["id"]) for f in found if f.get("name") is not None}
-        ids_by_code = {_fold(f["code"]): str(f["id"]) for f in found if f.get("code")}
+        ids_by_name = {str(f["name"]).casefold(): str(f["id"]) for f in found if f.get("name") is not None} if names else {}
+        ids_by_code = {str(f["code"]).casefold(): str(f["id"]) for f in found if f.get("code")} if codes else {}
+        del found
         adds: list[dict[str, Any]] = []
         add_at: list[int] = []
         updates: list[dict[str, Any]] = []
         update_at: list[int] = []
-        for position, item in enumerate(batch):
-            field = by(item)
-            ident = item.get(field)
+        for position, (item, code) in enumerate(zip(batch, by_code, strict=True)):
+            ident = item.get("code" if code else "name")
             if ident is None:
-                raise AnaplanConfigError(f"item {base + position} has no {field} to upsert by: {item!r:.200}")
-            existing = (ids_by_code if field == "code" else ids_by_name).get(_fold(ident))
+                raise AnaplanConfigError(f"item {base + position} has no {'code' if code else 'name'} to upsert by: {item!r:.200}")
+            existing = (ids_by_code if code else ids_by_name).get(ident.casefold())
             if existing is None:
                 adds.append(item)
                 add_at.append(base + position)
-            elif field == "name":
-                updates.append({"id": existing, **{k: v for k, v in item.items() if k not in ("name", "id")}})
+            elif code:
+                updates.append(item if "id" not in item else {k: v for k, v in item.items() if k != "id"})
                 update_at.append(base + position)
             else:
-                updates.append({k: v for k, v in item.items() if k != "id"})
+                updates.append({"id": existing, **{k: v for k, v in item.items() if k not in ("name", "id")}})
                 update_at.append(base + position)
-        answers: list[tuple[str, dict[str, Any], list[dict[str, Any]], list[int]]] = []
         if adds:
-            answers.append(("add", await self._post_items(lid, "add", adds), adds, add_at))
+            result.merge("add", await self._post_items(lid, "add", adds), adds, add_at)
         if updates:
-            answers.append(("update", await self._post_items(lid, "update", updates), updates, update_at))
-        for action, answer, sent, offsets in answers:
-            result.merge(action, answer, sent, offsets)
+            result.merge("update", await self._post_items(lid, "update", updates), updates, update_at)
 
     async def reset_list_index(self, list_id: str | int) -> None:
         """Reset a list's item index to 1 (the list must hold no items; workspace administrators only)."""

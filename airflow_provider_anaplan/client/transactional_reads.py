@@ -267,6 +267,7 @@ class TransactionalReadsMixin:
         limit = max(1, self.config.max_concurrency)
         next_page = 0
         header: bytes | None = None
+        polls = 0
         try:
             while True:
                 status = await self.get_read_request_status(src, oid, request_id)
@@ -299,7 +300,9 @@ class TransactionalReadsMixin:
                         f"Read request {request_id} of {src[:-1]} {oid} is still {status.state.value} after {timeout:g} s",
                         status=status, object_id=oid,
                     )
-                await asyncio.sleep(self.config.poll_interval)
+                # short first waits (a small read is ready in well under a second), then config.poll_interval
+                await asyncio.sleep(min(self.config.poll_interval, 0.1 * 2**polls))
+                polls = min(polls + 1, 16)
         finally:
             for future in window:
                 future.cancel()

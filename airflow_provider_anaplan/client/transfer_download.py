@@ -10,8 +10,8 @@ is retried by the client's policy, re-authenticated after a 401 and its errors m
 * :func:`iter_chunks`: the chunks in order, fetched up to ``max_concurrency`` ahead (a slow consumer
   holds at most that many chunks in memory).
 
-Memory stays near ``chunk × max_concurrency`` (a chunk holds its slot from the GET until it is
-written), whatever the file size. With the threaded transport of :mod:`.transfer_http`, each body
+Memory stays near ``chunk × (max_concurrency + 2)`` (a chunk holds a slot from its GET until it is
+written; at most ``max_concurrency`` GETs at once), whatever the file size. With the threaded transport of :mod:`.transfer_http`, each body
 is read in a worker thread, so chunk reads do not serialise on the event-loop thread.
 
 Every download is atomic: a failure (or cancellation) deletes the temporary file or object and never
@@ -191,9 +191,15 @@ async def _fetch_into(
     observe: ChunkObserver | None,
     progress: _Progress,
 ) -> int:
-    """Fetch every chunk (at most ``max_concurrency`` held at once) and ``pwrite`` it at its offset."""
+    """Fetch every chunk and ``pwrite`` it at its offset.
+
+    At most ``max_concurrency`` GETs are under way, and at most ``max_concurrency + 2`` chunks are held
+    (fetching, waiting for an earlier chunk, or being written): the GETs go on while a couple of
+    chunks wait for a slow predecessor or for the disk.
+    """
     loop = asyncio.get_running_loop()
-    slots = asyncio.Semaphore(max_concurrency)
+    fetching = asyncio.Semaphore(max_concurrency)
+    slots = asyncio.Semaphore(max_concurrency + 2)
     offsets: list[asyncio.Future[int]] = [loop.create_future() for _ in range(len(ids) + 1)]
     offsets[0].set_result(0)
     tasks: set[asyncio.Task[None]] = set()
@@ -201,7 +207,10 @@ async def _fetch_into(
 
     async def one(index: int) -> None:
         try:
-            data = await _fetch(session, f"{base_url}/chunks/{ids[index]}", object_id)
+            try:
+                data = await _fetch(session, f"{base_url}/chunks/{ids[index]}", object_id)
+            finally:
+                fetching.release()
             offset = await offsets[index]  # the chunks before this one have all arrived
             offsets[index + 1].set_result(offset + len(data))
             size = len(data)
@@ -230,6 +239,7 @@ async def _fetch_into(
     try:
         for index in range(len(ids)):
             await slots.acquire()
+            await fetching.acquire()
             if failures:
                 break
             task = asyncio.create_task(one(index))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from airflow_provider_anaplan.operators.cloudworks import (
     job_uris,
 )
 from airflow_provider_anaplan.operators.jobs import JOB_STATE_KEY
+from airflow_provider_anaplan.testing.emulator.state.cloudworks import SEED_OBJECTS
 
 PROD = "D3A1B5C7E9F24680ACE13579BDF02468"
 WS = "8a868cd985f53e7701860542f59e276e"
@@ -33,10 +35,18 @@ START = datetime.datetime(2026, 1, 1)
 BAD_REVENUE = b"Product,Month,Revenue\nP001,Apr 26,10\nP002,Apr 26,oops\n"
 
 
+def restore_seed_objects(emulator: Any) -> None:
+    """The object store outlives an emulator reset (by design): put the seed objects back."""
+    for key, content in SEED_OBJECTS.items():
+        put_object(emulator, key, content.encode())
+
+
 @pytest.fixture
-def cw(emulator: Any) -> Any:
+def cw(emulator: Any) -> Iterator[Any]:
     emulator.admin._call("POST", "/cloudworks/config", {"run_seconds": 0.3})
-    return emulator
+    restore_seed_objects(emulator)
+    yield emulator
+    restore_seed_objects(emulator)
 
 
 def history(integration_id: str) -> list[dict[str, Any]]:
@@ -181,3 +191,25 @@ def test_job_uris_of_the_seed_integrations(cw: Any) -> None:
         assert outs == [f"anaplan://{WS}/{PROD}/files/113000000000", f"anaplan://{WS}/{PROD}"]
         ins, outs = job_uris(hook.get_integration(EXPORT_REVENUE))
         assert outs == [f"s3://{BUCKET}/outbound/revenue.csv"]
+
+
+def test_the_one_trigger_polls_runs_and_flow_runs(cw: Any) -> None:
+    import asyncio
+
+    from airflow_provider_anaplan.triggers.task import AnaplanTaskTrigger
+
+    with AnaplanHook() as hook:
+        partial_run = hook.run_integration(IMPORT_PARTIAL)
+        flow_run = hook.run_flow(FLOW, [IMPORT_PRODUCTS, EXPORT_REVENUE])
+
+    async def events(kind: str, job: dict[str, str]) -> list[dict[str, Any]]:
+        trigger = AnaplanTaskTrigger(anaplan_conn_id="anaplan_default", kind=kind, job=job, poll_interval=0.1)
+        return [event.payload async for event in trigger.run()]
+
+    (partial,) = asyncio.run(
+        events("cloudworks_run", {"integration_id": IMPORT_PARTIAL, "run_id": partial_run})
+    )
+    assert partial["status"] == "success" and partial["kind"] == "cloudworks_run"  # Anaplan's verdict
+    assert partial["task"]["rows"]["failed"] == 2 and partial["task_id"] == partial_run
+    (flow,) = asyncio.run(events("cloudworks_flow", {"flow_id": FLOW, "run_id": flow_run}))
+    assert flow["status"] == "success" and flow["job"] == {"flow_id": FLOW, "run_id": flow_run}

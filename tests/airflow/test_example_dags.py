@@ -182,8 +182,11 @@ def test_alm_sync_then_cloudworks_integration_and_flow(
     emulator.admin._call("POST", "/cloudworks/config", {"run_seconds": 0.3})
     change = {"lineItem": {"module": REVENUE_MODULE, "name": "Margin", "dataType": "number"}}
     emulator.admin._call("POST", "/alm/structure", change)  # a structural change in development
-    products_csv = b"Product,Category,Discontinued\nP901,Hardware,false\n"
-    emulator.admin._http.put("/objectstore/emulator-bucket/inbound/products.csv", content=products_csv).raise_for_status()
+    from airflow_provider_anaplan.testing.emulator.state.cloudworks import SEED_OBJECTS
+
+    objects = {**{k: v.encode() for k, v in SEED_OBJECTS.items()}, "inbound/products.csv": b"Product,Category,Discontinued\nP901,Hardware,false\n"}
+    for key, content in objects.items():  # the object store outlives an emulator reset: set what the run reads
+        emulator.admin._http.put(f"/objectstore/emulator-bucket/{key}", content=content).raise_for_status()
     dr = dag_runner.run(dag_runner.load_example("example_anaplan_alm_cloudworks"))
     assert set(dag_runner.states(dr).values()) == {"success"}
     revision = dag_runner.xcom(dr, "create_revision")

@@ -201,3 +201,15 @@ def test_wait_for_sync_times_out(anaplan_emulator: EmulatorHandle, alm: ClientCo
         task_id = client.start_sync(DEV)
         with pytest.raises(AnaplanTaskTimeoutError, match="still IN_PROGRESS"):
             client.wait_for_sync_task(task_id, 0.1, 0.3)
+
+
+def test_sync_into_an_offline_model_then_online(anaplan_emulator: EmulatorHandle, alm: ClientConfig) -> None:
+    """Taking the deployed model offline around a sync (Anaplan's advice) works; the model comes back."""
+    add_line_item(anaplan_emulator, "Margin")
+    with AnaplanClient(alm) as client:
+        client.create_revision("R2", model_id=DEV)
+        client.change_model_status("offline")
+        assert client.sync_models(DEV).is_success
+        client.change_model_status("online")
+        assert client.get_model()["activeState"] == "PRODUCTION"
+    assert "Margin" in str(structure(anaplan_emulator, PROD))

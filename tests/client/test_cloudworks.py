@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from airflow_provider_anaplan.exceptions import (
     AnaplanTaskFailedError,
     AnaplanTaskStartUnknownError,
 )
+from airflow_provider_anaplan.testing.emulator.state.cloudworks import SEED_OBJECTS
 from airflow_provider_anaplan.testing.pytest_plugin import EmulatorHandle
 
 PROD = "D3A1B5C7E9F24680ACE13579BDF02468"
@@ -41,11 +42,19 @@ BUCKET = "emulator-bucket"
 PRODUCTS_LIST = "101000000001"
 
 
+def restore_seed_objects(emulator: EmulatorHandle) -> None:
+    """The object store outlives an emulator reset (by design): put the seed objects back."""
+    for key, content in SEED_OBJECTS.items():
+        emulator.admin._http.put(f"/objectstore/{BUCKET}/{key}", content=content.encode()).raise_for_status()
+
+
 @pytest.fixture
-def cw(anaplan_emulator: EmulatorHandle, make_config: Callable[..., ClientConfig]) -> ClientConfig:
+def cw(anaplan_emulator: EmulatorHandle, make_config: Callable[..., ClientConfig]) -> Iterator[ClientConfig]:
     anaplan_emulator.admin._call("POST", "/cloudworks/config", {"run_seconds": 0.2})
     anaplan_emulator.admin.configure(rows_per_second=1_000_000)
-    return make_config(model_id=PROD)
+    restore_seed_objects(anaplan_emulator)
+    yield make_config(model_id=PROD)
+    restore_seed_objects(anaplan_emulator)
 
 
 def put_object(emulator: EmulatorHandle, key: str, content: bytes) -> None:
@@ -64,7 +73,10 @@ def test_base_url_forms() -> None:
         cloudworks_url_for("https://eu3.api.anaplan.com/2/0") == "https://eu3.api.anaplan.com/cloudworks/2/0"
     )
     assert cloudworks_url_for("http://127.0.0.1:9/2/0") == "http://127.0.0.1:9/cloudworks/2/0"
-    assert cloudworks_url_for("https://au1a.api2.anaplan.com/2/0") == "https://api.cloudworks.au1a.app2.anaplan.com/2/0"
+    assert (
+        cloudworks_url_for("https://au1a.api2.anaplan.com/2/0")
+        == "https://api.cloudworks.au1a.app2.anaplan.com/2/0"
+    )
 
 
 @pytest.mark.parametrize("form", ["/cloudworks/2/0", "/2/0"], ids=["api-host-form", "cloudworks-host-form"])
@@ -254,3 +266,15 @@ def test_run_state_mapping() -> None:
     assert run_state({"message": "Success", "endDate": "x"}) is TaskState.COMPLETE
     assert run_state({"message": "Cancelled", "endDate": "x"}) is TaskState.CANCELLED
     assert run_state({"message": "Success"}) is TaskState.IN_PROGRESS  # no end yet: not finished
+
+
+def test_run_into_an_offline_model_fails_with_the_reason(
+    anaplan_emulator: EmulatorHandle, cw: ClientConfig
+) -> None:
+    with AnaplanClient(cw) as client:
+        client.change_model_status("offline")
+        run_id = client.run_integration(IMPORT_PRODUCTS)
+        with pytest.raises(AnaplanTaskFailedError, match="bring it online") as info:
+            client.wait_for_run(IMPORT_PRODUCTS, run_id, 0.1, 20)
+        assert info.value.status is not None and info.value.status.successful is False
+        client.change_model_status("online")

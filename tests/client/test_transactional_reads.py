@@ -200,12 +200,6 @@ async def test_read_request_job_status_and_outcome_rule(make_config, anaplan_emu
         assert live_requests(admin) == []
 
 
-@pytest.mark.xfail(
-    reason="emulator: GET /models/{id}/status (bulk_meta.model_status) ignores the transactional open state and "
-    "answers currentStep 'Open' after POST .../close; the spec says 'Closed' (transactional_meta.model_status_body "
-    "exists but is not wired)",
-    strict=False,
-)
 def test_model_close_and_wake_sync_face(make_config, anaplan_emulator) -> None:
     admin = anaplan_emulator.admin
     tx(admin, open_seconds=0.4)

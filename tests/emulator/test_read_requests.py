@@ -50,12 +50,23 @@ def wait_complete(client: httpx.Client, url: str, key: str, timeout: float = 20.
 
 
 def test_view_read_request_lifecycle(client: httpx.Client, spec: SpecValidator, emu: EmulatorHandle) -> None:
-    settings(emu, read_request_start_seconds=0.2, read_request_pages_per_second=10, read_request_page_cells=24)
-    client.post(f"{MD}/modules/{MODULE}/data", json=[{
-        "lineItemName": "Revenue", "value": 42, "dimensions": [
-            {"dimensionName": "Product", "itemName": "P002"},
-            {"dimensionName": "Month", "itemName": "Feb 26"},
-            {"dimensionName": "Version", "itemName": "Budget"}]}])
+    settings(
+        emu, read_request_start_seconds=0.2, read_request_pages_per_second=10, read_request_page_cells=24
+    )
+    client.post(
+        f"{MD}/modules/{MODULE}/data",
+        json=[
+            {
+                "lineItemName": "Revenue",
+                "value": 42,
+                "dimensions": [
+                    {"dimensionName": "Product", "itemName": "P002"},
+                    {"dimensionName": "Month", "itemName": "Feb 26"},
+                    {"dimensionName": "Version", "itemName": "Budget"},
+                ],
+            }
+        ],
+    )
     r = client.post(f"{M}/views/{MODULE}/readRequests")
     created = check(spec, "POST", VIEW_RR, r)["viewReadRequest"]
     request_id = created["requestId"]
@@ -93,7 +104,9 @@ def test_view_read_request_lifecycle(client: httpx.Client, spec: SpecValidator, 
     assert ["Budget", "P002", "0", "42"] == rows[7][:4]
     assert pages[1].splitlines()[0].startswith("Actual,P003,")
     r = client.delete(url)
-    assert check(spec, "DELETE", VIEW_RR + "/{requestId}", r)["viewReadRequest"]["requestState"] == "CANCELLED"
+    assert (
+        check(spec, "DELETE", VIEW_RR + "/{requestId}", r)["viewReadRequest"]["requestState"] == "CANCELLED"
+    )
     error(spec, client.get(url), 404)
     error(spec, client.get(f"{url}/pages/0"), 404)
     error(spec, client.delete(url), 404)
@@ -111,7 +124,9 @@ def test_single_column_layout_and_model_form(client: httpx.Client, emu: Emulator
     assert rows[0] == ["Product", "Version", "Month", "Value"]
     assert rows[1] == ["P001", "Actual", "Jan 26", "0"] and rows[12] == ["P001", "Actual", "Dec 26", "0"]
     assert rows[13][:3] == ["P001", "Budget", "Jan 26"] and len(rows) == 1 + 5 * 3 * 12
-    assert "exportType" in client.post(f"{MD}/views/203000000001/readRequests", json={"exportType": "XML"}).text
+    assert (
+        "exportType" in client.post(f"{MD}/views/203000000001/readRequests", json={"exportType": "XML"}).text
+    )
 
 
 def test_list_read_request(client: httpx.Client, spec: SpecValidator, emu: EmulatorHandle) -> None:
@@ -186,7 +201,44 @@ def test_large_view_streams_pages(client: httpx.Client, emu: EmulatorHandle) -> 
     fields = first.split(",")
     assert fields[0] == "R0000001" and len(fields) == 101 and all(f.isdigit() for f in fields[1:])
     # a written cell overrides the computed value
-    client.post(f"{MD}/modules/{view['moduleId']}/data", json=[{"lineItemName": "Amount", "value": -1, "dimensions": [
-        {"dimensionName": "Row", "itemName": "R0000001"}, {"dimensionName": "Column", "itemName": "C00001"}]}])
+    client.post(
+        f"{MD}/modules/{view['moduleId']}/data",
+        json=[
+            {
+                "lineItemName": "Amount",
+                "value": -1,
+                "dimensions": [
+                    {"dimensionName": "Row", "itemName": "R0000001"},
+                    {"dimensionName": "Column", "itemName": "C00001"},
+                ],
+            }
+        ],
+    )
     again = client.get(f"{url}/pages/0").text.splitlines()[1]
     assert again.split(",")[1] == "-1" and again.split(",")[2:] == fields[2:]
+
+
+@pytest.mark.parametrize("kind", ["view", "list"])
+def test_failed_read_request(
+    client: httpx.Client, spec: SpecValidator, emu: EmulatorHandle, kind: str
+) -> None:
+    """``read_request_fail_after_pages``: COMPLETE with successful false after N pages; delete still works."""
+    settings(
+        emu,
+        read_request_start_seconds=0,
+        read_request_fail_after_pages=1,
+        read_request_page_cells=12,
+        read_request_page_items=1,
+    )
+    base = f"{M}/views/{MODULE}" if kind == "view" else f"{M}/lists/{STORES}"
+    key = f"{kind}ReadRequest"
+    created = client.post(f"{base}/readRequests").json()[key]
+    url = f"{base}/readRequests/{created['requestId']}"
+    status = wait_complete(client, url, key)
+    assert status["successful"] is False and status["availablePages"] == 1
+    if kind == "view":
+        check(spec, "GET", VIEW_RR + "/{requestId}", client.get(url))
+    assert client.get(f"{url}/pages/0").status_code == 200
+    assert "failed" in error(spec, client.get(f"{url}/pages/1"), 404)
+    assert client.delete(url).json()[key]["requestState"] == "CANCELLED"
+    assert client.get(url).status_code == 404

@@ -105,9 +105,10 @@ def test_line_item_dimension_items(client: httpx.Client, spec: SpecValidator) ->
     items = check(spec, "GET", "/lineItems/{lineItemId}/dimensions/{dimensionId}/items", r)["items"]
     assert [i["name"] for i in items][:2] == ["Jan 26", "Feb 26"] and len(items) == 12
     r = client.get(f"{M}/lineItems/{LINE_ITEM}/dimensions/{PRODUCTS}/items")
-    assert [i["name"] for i in check(spec, "GET", "/lineItems/{lineItemId}/dimensions/{dimensionId}/items", r)["items"]] == [
-        "P001", "P002", "P003", "P004", "P005"
-    ]
+    assert [
+        i["name"]
+        for i in check(spec, "GET", "/lineItems/{lineItemId}/dimensions/{dimensionId}/items", r)["items"]
+    ] == ["P001", "P002", "P003", "P004", "P005"]
     r = client.get(f"{MD}/lineItems/{LINE_ITEM}/dimensions/101000000009/items")
     error(spec, r, 404)
     r = client.get(f"{MD}/lineItems/206000000099/dimensions")
@@ -155,9 +156,12 @@ def test_dimension_items_and_lookup(client: httpx.Client, spec: SpecValidator) -
 
 def test_dimension_without_items_omits_the_key(client: httpx.Client, spec: SpecValidator) -> None:
     for name in ("North", "South", "East"):
-        assert client.post(f"{M}/lists/101000000003/items?action=delete", json={"items": [{"name": name}]}).json()[
-            "deleted"
-        ] == 1
+        assert (
+            client.post(
+                f"{M}/lists/101000000003/items?action=delete", json={"items": [{"name": name}]}
+            ).json()["deleted"]
+            == 1
+        )
     r = client.get(f"{MD}/dimensions/101000000003/items")
     assert "items" not in check(spec, "GET", "/dimensions/{dimensionId}/items", r)
 
@@ -168,7 +172,9 @@ def test_list_metadata(client: httpx.Client, spec: SpecValidator) -> None:
     assert meta["parent"] == {"id": "101000000003", "name": "Regions"}
     assert meta["itemCount"] == 3 and meta["numberedList"] is False
     assert [(p["name"], p["format"]) for p in meta["properties"]] == [
-        ("Manager", "TEXT"), ("Size", "NUMBER"), ("Open", "BOOLEAN")
+        ("Manager", "TEXT"),
+        ("Size", "NUMBER"),
+        ("Open", "BOOLEAN"),
     ]
     assert [s["name"] for s in meta["subsets"]] == ["Flagship"]
     meta = check(spec, "GET", "/lists/{listId}", client.get(f"{MD}/lists/{PRODUCTS}"))["metadata"]
@@ -179,13 +185,20 @@ def test_list_metadata(client: httpx.Client, spec: SpecValidator) -> None:
 # ------------------------------------------------------------------------------------- view data
 def _seed_cells(client: httpx.Client) -> None:
     cells = [
-        {"lineItemName": "Revenue", "dimensions": [
-            {"dimensionName": "Product", "itemName": p},
-            {"dimensionName": "Month", "itemName": m},
-            {"dimensionName": "Version", "itemName": v},
-        ], "value": value}
-        for p, m, v, value in [("P001", "Jan 26", "Actual", 10), ("P002", "Feb 26", "Actual", 2.5),
-                               ("P001", "Jan 26", "Budget", 7)]
+        {
+            "lineItemName": "Revenue",
+            "dimensions": [
+                {"dimensionName": "Product", "itemName": p},
+                {"dimensionName": "Month", "itemName": m},
+                {"dimensionName": "Version", "itemName": v},
+            ],
+            "value": value,
+        }
+        for p, m, v, value in [
+            ("P001", "Jan 26", "Actual", 10),
+            ("P002", "Feb 26", "Actual", 2.5),
+            ("P001", "Jan 26", "Budget", 7),
+        ]
     ]
     r = client.post(f"{MD}/modules/{MODULE}/data", json=cells)
     assert r.json() == {"numberOfCellsChanged": 3, "failures": []}
@@ -222,7 +235,9 @@ def test_view_data_page_selection(client: httpx.Client, spec: SpecValidator) -> 
 
 def test_view_data_json(client: httpx.Client, spec: SpecValidator) -> None:
     _seed_cells(client)
-    r = client.get(f"{MD}/views/{SAVED}/data", params={"format": "v1"}, headers={"Accept": "application/json"})
+    r = client.get(
+        f"{MD}/views/{SAVED}/data", params={"format": "v1"}, headers={"Accept": "application/json"}
+    )
     body = check(spec, "GET", "/views/{viewId}/data", r)
     assert body["pages"] == []
     assert body["columnCoordinates"][0] == ["Jan 26"] and len(body["columnCoordinates"]) == 12
@@ -261,15 +276,23 @@ def test_current_period(client: httpx.Client, spec: SpecValidator, base: str) ->
     assert check(spec, "GET", "/currentPeriod", r)["currentPeriod"]["periodText"] == ""
     r = client.put(f"{base}/currentPeriod", params={"date": "2026-03-15"})
     period = check(spec, "PUT", "/currentPeriod", r)["currentPeriod"]
-    assert period == {"periodText": "Mar 26", "lastDay": "2026-03-31", "calendarType": "Calendar Months/Quarters/Years"}
+    assert period == {
+        "periodText": "Mar 26",
+        "lastDay": "2026-03-31",
+        "calendarType": "Calendar Months/Quarters/Years",
+    }
     r = client.put(f"{base}/currentPeriod", json={"date": "2027-02-01"})
     assert check(spec, "PUT", "/currentPeriod", r)["currentPeriod"]["lastDay"] == "2027-02-28"
     assert client.get(f"{base}/currentPeriod").json()["currentPeriod"]["periodText"] == "Feb 27"
-    assert "Invalid ISO date format '2026-3-1'" in error(spec, client.put(f"{base}/currentPeriod?date=2026-3-1"), 400)
+    assert "Invalid ISO date format '2026-3-1'" in error(
+        spec, client.put(f"{base}/currentPeriod?date=2026-3-1"), 400
+    )
     assert "out of timescale range 2025-01-01 - 2027-12-31" in error(
         spec, client.put(f"{base}/currentPeriod?date=2030-01-01"), 400
     )
-    assert "not both" in error(spec, client.put(f"{base}/currentPeriod?date=2026-01-01", json={"date": "2026-01-01"}), 400)
+    assert "not both" in error(
+        spec, client.put(f"{base}/currentPeriod?date=2026-01-01", json={"date": "2026-01-01"}), 400
+    )
     r = client.put(f"{base}/currentPeriod?date=")
     assert check(spec, "PUT", "/currentPeriod", r)["currentPeriod"]["periodText"] == ""
 
@@ -280,8 +303,12 @@ def test_model_calendar_and_fiscal_year(client: httpx.Client, spec: SpecValidato
     assert cal["fiscalYear"] == {"year": "FY26", "startDate": "2026-01-01", "endDate": "2026-12-31"}
     r = client.put(f"{MD}/modelCalendar/fiscalYear", json={"year": "FY27"})
     assert check(spec, "PUT", "/modelCalendar/fiscalYear", r)["modelCalendar"]["fiscalYear"]["year"] == "FY27"
-    assert client.get(f"{MD}/modelCalendar").json()["modelCalendar"]["fiscalYear"]["startDate"] == "2027-01-01"
-    assert "out of range" in error(spec, client.put(f"{MD}/modelCalendar/fiscalYear", json={"year": "FY40"}), 400)
+    assert (
+        client.get(f"{MD}/modelCalendar").json()["modelCalendar"]["fiscalYear"]["startDate"] == "2027-01-01"
+    )
+    assert "out of range" in error(
+        spec, client.put(f"{MD}/modelCalendar/fiscalYear", json={"year": "FY40"}), 400
+    )
 
 
 # ------------------------------------------------------------------------------------ open / close
@@ -314,7 +341,9 @@ def test_close_then_open_slowly(client: httpx.Client, emu: EmulatorHandle, spec:
     assert client.post(f"{MD}/open").status_code == 202 and _step(emu) == "Open"
 
 
-def test_locked_model_refuses_writes_not_reads(client: httpx.Client, emu: EmulatorHandle, spec: SpecValidator) -> None:
+def test_locked_model_refuses_writes_not_reads(
+    client: httpx.Client, emu: EmulatorHandle, spec: SpecValidator
+) -> None:
     emu.server.emulator.state.default_model().active_state = "LOCKED"
     assert client.get(f"{MD}/modules").status_code == 200
     assert "locked" in error(spec, client.put(f"{M}/lists/{PRODUCTS}/items", json={"items": []}), 423)
@@ -322,11 +351,8 @@ def test_locked_model_refuses_writes_not_reads(client: httpx.Client, emu: Emulat
 
 
 def test_model_status_reflects_open_state(client: httpx.Client, spec: SpecValidator) -> None:
-    """Needs ``bulk_meta.model_status`` to report the open state (see the report to the lead)."""
     client.post(f"{MD}/close")
     body = spec.validate("bulk", "GET", "/models/{modelId}/status", client.get(f"{MD}/status"))
-    if body["requestStatus"]["currentStep"] == "Open":
-        pytest.xfail("GET .../status is served by bulk_meta.model_status, not yet wired to the open state")
     assert body["requestStatus"]["currentStep"] == "Closed"
     assert body["requestStatus"]["progress"] == -1.0
 
@@ -350,7 +376,9 @@ def test_fixture_keys(client: httpx.Client, emu: EmulatorHandle) -> None:
     time.sleep(0.2)
     assert client.get(f"{MD}/currentPeriod").json()["currentPeriod"]["periodText"] == "May 26"
     assert [i["name"] for i in client.get(f"{M}/lists/101000000901/items").json()["listItems"]] == [
-        "Item 0000001", "Item 0000002", "Item 0000003"
+        "Item 0000001",
+        "Item 0000002",
+        "Item 0000003",
     ]
     info = client.get(f"{MD}/views/102000000900").json()
     assert [d["name"] for d in info["pages"]] == ["Page"]

@@ -66,7 +66,9 @@ def test_write_by_name_and_code(client: httpx.Client, emu: EmulatorHandle) -> No
     assert cells_of(emu) == {("P001", "Jan 26", "Actual"): 12.5, ("P002", "Feb 26", "Budget"): -3}
 
 
-def test_failures_each_reported_rest_applied(client: httpx.Client, spec: SpecValidator, emu: EmulatorHandle) -> None:
+def test_failures_each_reported_rest_applied(
+    client: httpx.Client, spec: SpecValidator, emu: EmulatorHandle
+) -> None:
     no_month = cell("P001", "Jan 26", "Actual", 1)
     no_month["dimensions"] = no_month["dimensions"][:1] + no_month["dimensions"][2:]
     bad_dim = cell("P001", "Jan 26", "Actual", 1)
@@ -121,7 +123,9 @@ def test_byte_limit(client: httpx.Client, spec: SpecValidator, emu: EmulatorHand
     message = error(spec, client.post(f"{MD}/modules/{MODULE}/data", json=body), 400)
     assert "1,000" in message and "bytes" in message
     default = 15 * 1024 * 1024
-    assert httpx.get(f"{emu.url}/_emulator/transactional").json()["settings"]["max_cell_bytes_per_call"] == 1000
+    assert (
+        httpx.get(f"{emu.url}/_emulator/transactional").json()["settings"]["max_cell_bytes_per_call"] == 1000
+    )
     httpx.post(f"{emu.url}/_emulator/transactional", json={"max_cell_bytes_per_call": default})
     assert client.post(f"{MD}/modules/{MODULE}/data", json=body).status_code == 200
 

@@ -43,7 +43,10 @@ def test_get_items_json(client: httpx.Client, spec: SpecValidator, base: str) ->
     assert london["properties"] == {"Manager": "Ann", "Size": "120", "Open": "true"}
     assert london["subsets"] == {"Flagship": True}
     # items without a code or parent carry neither key
-    assert set(check(spec, "GET", ITEMS, client.get(f"{base}/lists/{PRODUCTS}/items"))["listItems"][0]) == {"id", "name"}
+    assert set(check(spec, "GET", ITEMS, client.get(f"{base}/lists/{PRODUCTS}/items"))["listItems"][0]) == {
+        "id",
+        "name",
+    }
 
 
 def test_get_items_paging(client: httpx.Client, spec: SpecValidator) -> None:
@@ -64,7 +67,19 @@ def test_get_items_csv(client: httpx.Client) -> None:
     r = client.get(f"{M}/lists/{STORES}/items", params={"includeAll": "true"}, headers={"Accept": "text/csv"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
-    assert list(rows[0]) == ["id", "name", "code", "parent", "parentId", "listId", "listName", "Manager", "Size", "Open", "Flagship"]
+    assert list(rows[0]) == [
+        "id",
+        "name",
+        "code",
+        "parent",
+        "parentId",
+        "listId",
+        "listName",
+        "Manager",
+        "Size",
+        "Open",
+        "Flagship",
+    ]
     assert rows[2]["name"] == "Bristol" and rows[2]["parent"] == "South" and rows[2]["Open"] == "false"
     plain = client.get(f"{M}/lists/{STORES}/items", headers={"Accept": "text/csv"}).text.splitlines()[0]
     assert plain == "id,name,code,parent,parentId,listId,listName"
@@ -73,8 +88,13 @@ def test_get_items_csv(client: httpx.Client) -> None:
 def test_add_items_with_failures(client: httpx.Client, spec: SpecValidator) -> None:
     body = {
         "items": [
-            {"name": "York", "code": "ST04", "parent": "North", "properties": {"Size": "42", "Open": "true"},
-             "subsets": {"Flagship": True}},
+            {
+                "name": "York",
+                "code": "ST04",
+                "parent": "North",
+                "properties": {"Size": "42", "Open": "true"},
+                "subsets": {"Flagship": True},
+            },
             {"name": "London", "code": "ST99"},  # duplicate name
             {"name": "Derby", "code": "ST01"},  # duplicate code
             {"code": "ST05"},  # no name
@@ -95,11 +115,16 @@ def test_add_items_with_failures(client: httpx.Client, spec: SpecValidator) -> N
     assert "Nowhere" in failures[5]["failureMessageDetails"]
     york = items_of(client, STORES)["York"]
     assert york["code"] == "ST04" and york["parent"] == "North"
-    assert york["properties"] == {"Manager": "", "Size": "42", "Open": "true"} and york["subsets"]["Flagship"] is True
+    assert (
+        york["properties"] == {"Manager": "", "Size": "42", "Open": "true"}
+        and york["subsets"]["Flagship"] is True
+    )
 
 
 def test_add_all_good_omits_failures(client: httpx.Client, spec: SpecValidator) -> None:
-    r = client.post(f"{MD}/lists/{PRODUCTS}/items?action=add", json={"items": [{"name": "P100"}, {"name": "P101"}]})
+    r = client.post(
+        f"{MD}/lists/{PRODUCTS}/items?action=add", json={"items": [{"name": "P100"}, {"name": "P101"}]}
+    )
     result = check(spec, "POST", ITEMS, r)
     assert result["added"] == 2 and result["ignored"] == 0 and "failures" not in result
     assert "P101" in items_of(client, PRODUCTS)
@@ -121,7 +146,10 @@ def test_update_items_by_id_code_and_name(client: httpx.Client, spec: SpecValida
     result = check(spec, "PUT", ITEMS, r)
     assert (result["updated"], result["ignored"], result["total"]) == (2, 4, 6)
     assert {f["requestIndex"]: f["failureType"] for f in result["failures"]} == {
-        2: "INCOMPLETE_DATA", 3: "INCOMPLETE_DATA", 4: "INCOMPLETE_DATA", 5: "INCOMPLETE_DATA"
+        2: "INCOMPLETE_DATA",
+        3: "INCOMPLETE_DATA",
+        4: "INCOMPLETE_DATA",
+        5: "INCOMPLETE_DATA",
     }
     items = items_of(client, STORES)
     assert "London" not in items and items["London City"]["id"] == london_id
@@ -131,24 +159,38 @@ def test_update_items_by_id_code_and_name(client: httpx.Client, spec: SpecValida
 
 
 def test_update_by_name_without_code_and_assign_code(client: httpx.Client) -> None:
-    r = client.put(f"{M}/lists/{PRODUCTS}/items", json={"items": [
-        {"name": "P001", "properties": {"Category": "Tools"}},
-        {"name": "P002", "code": "SKU2"},
-    ]})
+    r = client.put(
+        f"{M}/lists/{PRODUCTS}/items",
+        json={
+            "items": [
+                {"name": "P001", "properties": {"Category": "Tools"}},
+                {"name": "P002", "code": "SKU2"},
+            ]
+        },
+    )
     assert r.json()["updated"] == 2, r.text
     items = items_of(client, PRODUCTS)
     assert items["P001"]["properties"]["Category"] == "Tools" and items["P002"]["code"] == "SKU2"
 
 
 def test_rename_moves_cells(client: httpx.Client) -> None:
-    cell = {"lineItemName": "Revenue", "value": 5, "dimensions": [
-        {"dimensionName": "Product", "itemName": "P001"},
-        {"dimensionName": "Month", "itemName": "Jan 26"},
-        {"dimensionName": "Version", "itemName": "Actual"},
-    ]}
+    cell = {
+        "lineItemName": "Revenue",
+        "value": 5,
+        "dimensions": [
+            {"dimensionName": "Product", "itemName": "P001"},
+            {"dimensionName": "Month", "itemName": "Jan 26"},
+            {"dimensionName": "Version", "itemName": "Actual"},
+        ],
+    }
     assert client.post(f"{MD}/modules/102000000001/data", json=[cell]).json()["numberOfCellsChanged"] == 1
     pid = items_of(client, PRODUCTS)["P001"]["id"]
-    assert client.put(f"{M}/lists/{PRODUCTS}/items", json={"items": [{"id": pid, "name": "P001-new"}]}).json()["updated"] == 1
+    assert (
+        client.put(f"{M}/lists/{PRODUCTS}/items", json={"items": [{"id": pid, "name": "P001-new"}]}).json()[
+            "updated"
+        ]
+        == 1
+    )
     lines = client.get(f"{MD}/views/102000000001/data").text.splitlines()
     assert lines[-1] == "P001-new,5,0,0,0,0,0,0,0,0,0,0,0"  # a renamed item moves to the end of the list
     assert not any(line.startswith("P001,") for line in lines)
@@ -170,14 +212,20 @@ def test_delete_items(client: httpx.Client, spec: SpecValidator, emu: EmulatorHa
 
 def test_bad_requests(client: httpx.Client, spec: SpecValidator) -> None:
     assert "action" in error(spec, client.post(f"{M}/lists/{PRODUCTS}/items", json={"items": []}), 400)
-    assert "action" in error(spec, client.post(f"{M}/lists/{PRODUCTS}/items?action=upsert", json={"items": []}), 400)
-    assert "items" in error(spec, client.post(f"{M}/lists/{PRODUCTS}/items?action=add", json=[{"name": "x"}]), 400)
+    assert "action" in error(
+        spec, client.post(f"{M}/lists/{PRODUCTS}/items?action=upsert", json={"items": []}), 400
+    )
+    assert "items" in error(
+        spec, client.post(f"{M}/lists/{PRODUCTS}/items?action=add", json=[{"name": "x"}]), 400
+    )
     assert "JSON" in error(spec, client.put(f"{M}/lists/{PRODUCTS}/items", content=b"{nope"), 400)
     error(spec, client.post(f"{M}/lists/101000000099/items?action=add", json={"items": []}), 404)
 
 
 @pytest.mark.parametrize("method", ["add", "update", "delete"])
-def test_item_limit_per_call(client: httpx.Client, emu: EmulatorHandle, spec: SpecValidator, method: str) -> None:
+def test_item_limit_per_call(
+    client: httpx.Client, emu: EmulatorHandle, spec: SpecValidator, method: str
+) -> None:
     httpx.post(f"{emu.url}/_emulator/transactional", json={"max_list_items_per_call": 3})
     items = [{"name": f"N{i}"} for i in range(4)]
     url = f"{M}/lists/{PRODUCTS}/items"
@@ -201,7 +249,10 @@ def test_default_item_limit_is_anaplans(client: httpx.Client, spec: SpecValidato
 def test_reset_index(client: httpx.Client, spec: SpecValidator) -> None:
     message = error(spec, client.post(f"{M}/lists/{STORES}/resetIndex"), 400)
     assert message.startswith("We can't reset the list item index of a list that contains data")
-    client.post(f"{M}/lists/{STORES}/items?action=delete", json={"items": [{"code": c} for c in ("ST01", "ST02", "ST03")]})
+    client.post(
+        f"{M}/lists/{STORES}/items?action=delete",
+        json={"items": [{"code": c} for c in ("ST01", "ST02", "ST03")]},
+    )
     r = client.post(f"{M}/lists/{STORES}/resetIndex")
     assert r.status_code == 200 and r.content == b""
     added = client.post(f"{M}/lists/{STORES}/items?action=add", json={"items": [{"name": "New"}]})
@@ -215,7 +266,9 @@ def test_numbered_list(client: httpx.Client, emu: EmulatorHandle) -> None:
     state = emu.server.emulator.state
     extras = state.default_model().transactional.list_extras(PRODUCTS)
     extras.numbered = True
-    r = client.post(f"{M}/lists/{PRODUCTS}/items?action=add", json={"items": [{"code": "X1"}, {"name": "named"}]})
+    r = client.post(
+        f"{M}/lists/{PRODUCTS}/items?action=add", json={"items": [{"code": "X1"}, {"name": "named"}]}
+    )
     result = r.json()
     assert result["added"] == 1 and result["failures"][0]["requestIndex"] == 1
     assert any(n.startswith("#") for n in items_of(client, PRODUCTS))

@@ -95,6 +95,10 @@ async def model_status(request: Request) -> Response:
     running = next(
         (t for ts in model.tasks.values() for t in ts if t.state in ("IN_PROGRESS", "CANCELLING")), None
     )
+    if running is None:  # idle: the model's open state (Open / Closed / Loading, transactional_model.py)
+        from .transactional_model import model_status_body
+
+        return json_response(model_status_body(model))
     body = {
         "requestStatus": {
             "currentStep": running.current_step if running else "Open",

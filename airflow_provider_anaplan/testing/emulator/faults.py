@@ -4,7 +4,8 @@ Per request (admin paths ``/_emulator/*`` are never faulted):
 
 * ``latency_ms`` is added before the handler runs;
 * a shared bandwidth cap (bytes/s across all requests, each direction: a full-duplex link) throttles
-  request and response bodies, sent in 64 KiB slices so concurrent responses interleave;
+  request and response bodies, sent in slices (64 KiB, or 5 ms of the rate) so concurrent
+  responses interleave;
 * the first scripted rule (:mod:`.fault_rules`) that matches and fires applies its effect:
   ``delay_ms`` (wait), ``hold_ms`` (read the body, wait, then go on even if the client has gone:
   the handler is shielded from cancellation and executes late, as a real back end does), then
@@ -144,12 +145,13 @@ class FaultMiddleware:
                 status_holder["status"] = message["status"]
             if message["type"] == "http.response.body" and bandwidth.rate:
                 body = message.get("body", b"")
-                if len(body) > _SEND_SLICE:
+                step = bandwidth.slice_size(_SEND_SLICE)
+                if len(body) > step:
                     more = message.get("more_body", False)
-                    for start in range(0, len(body), _SEND_SLICE):
-                        piece = body[start : start + _SEND_SLICE]
+                    for start in range(0, len(body), step):
+                        piece = body[start : start + step]
                         await bandwidth.consume(len(piece))
-                        last = start + _SEND_SLICE >= len(body)
+                        last = start + step >= len(body)
                         await send(
                             {"type": "http.response.body", "body": piece, "more_body": more or not last}
                         )

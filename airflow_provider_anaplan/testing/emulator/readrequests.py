@@ -25,7 +25,7 @@ from .state.transactional import ReadRequest
 from .transactional_common import json_body, open_model
 from .transactional_dims import ensure_ids, find_view
 from .transactional_grid import Grid
-from .transactional_lists import csv_header, csv_row
+from .transactional_list_reads import csv_header, csv_row
 
 EXPORT_TYPES = ("TABULAR_MULTI_COLUMN", "TABULAR_SINGLE_COLUMN", "GRID_ALL_PAGES")
 _LINES_PER_CHUNK = 1000
@@ -49,13 +49,18 @@ def _api(request: Request, model: Model, rr: ReadRequest, full: bool = True) -> 
     body["url"] = _url(request, model, rr.kind, rr.object_id, rr.id)
     if full:
         body["availablePages"] = available
-        body["successful"] = state == "COMPLETE" and not rr.failed
+        body["successful"] = state == "COMPLETE" and not rr.failed(model.transactional.settings)
     return body
 
 
 def _respond(request: Request, model: Model, rr: ReadRequest, full: bool = True) -> Response:
     key = "viewReadRequest" if rr.kind == "view" else "listReadRequest"
     return json_response(envelope(request, None, key, **{key: _api(request, model, rr, full)}))
+
+
+def _fail_at(model: Model) -> int | None:
+    fail_after = model.transactional.settings.read_request_fail_after_pages
+    return fail_after if fail_after >= 0 else None
 
 
 def _new_id() -> str:
@@ -77,7 +82,10 @@ async def create_view_request(request: Request) -> Response:
     settings = model.transactional.settings
     columns = max(grid.columns.size, 1)
     if export_type == "TABULAR_SINGLE_COLUMN":
-        lines, page_rows = grid.pages.size * grid.rows.size * columns, max(1, settings.read_request_page_cells)
+        lines, page_rows = (
+            grid.pages.size * grid.rows.size * columns,
+            max(1, settings.read_request_page_cells),
+        )
     else:
         lines = grid.pages.size * grid.rows.size
         page_rows = max(1, settings.read_request_page_cells // columns)
@@ -90,6 +98,7 @@ async def create_view_request(request: Request) -> Response:
         total_pages=max(1, math.ceil(lines / page_rows)),
         page_rows=page_rows,
         snapshot={"exportType": export_type, "lines": lines},
+        fail_at=_fail_at(model),
     )
     model.transactional.read_requests[rr.id] = rr
     return _respond(request, model, rr, full=False)
@@ -115,6 +124,7 @@ async def create_list_request(request: Request) -> Response:
         total_pages=max(1, math.ceil(len(names) / page_rows)),
         page_rows=page_rows,
         snapshot=names,
+        fail_at=_fail_at(model),
     )
     model.transactional.read_requests[rr.id] = rr
     return _respond(request, model, rr, full=False)
@@ -165,8 +175,12 @@ def _page_number(request: Request, model: Model, rr: ReadRequest) -> int:
     _, available = rr.progress(model.transactional.settings)
     if page < 0 or page >= rr.total_pages:
         raise ApiError(404, f"Page {raw} of read request {rr.id} not found (pages 0-{rr.total_pages - 1})")
+    if page >= available and rr.failed(model.transactional.settings):
+        raise ApiError(404, f"Page {page} of read request {rr.id} does not exist: the read request failed")
     if page >= available:
-        raise ApiError(404, f"Page {page} of read request {rr.id} is not available yet ({available} available)")
+        raise ApiError(
+            404, f"Page {page} of read request {rr.id} is not available yet ({available} available)"
+        )
     return page
 
 
@@ -186,9 +200,8 @@ def _csv(rows: Iterator[list[str]]) -> Iterator[bytes]:
         yield buffer.getvalue().encode()
 
 
-def _view_rows(model: Model, rr: ReadRequest, page: int) -> Iterator[list[str]]:
-    view, module = find_view(model, rr.object_id)
-    grid = Grid(model, view, module)
+def _view_rows(grid: Grid, rr: ReadRequest, page: int) -> Iterator[list[str]]:
+    """Lines of one page (runs in a worker thread: only reads cells, the grid is built beforehand)."""
     export_type = rr.snapshot["exportType"]
     lines = rr.snapshot["lines"]
     page_dims = [d.name for d in grid.pages.dims]
@@ -238,8 +251,9 @@ async def get_view_page(request: Request) -> Response:
     _, model = open_model(request)
     rr = _find(request, model, "view")
     page = _page_number(request, model, rr)
-    find_view(model, rr.object_id)
-    return StreamingResponse(_csv(_view_rows(model, rr, page)), media_type="text/csv")
+    view, module = find_view(model, rr.object_id)
+    grid = Grid(model, view, module)  # on the event loop: item lookups are copied here
+    return StreamingResponse(_csv(_view_rows(grid, rr, page)), media_type="text/csv")
 
 
 async def get_list_page(request: Request) -> Response:

@@ -11,8 +11,10 @@ from starlette.routing import Route
 
 from . import readrequests as rr
 from . import transactional_cells as cells
+from . import transactional_list_reads as list_reads
 from . import transactional_lists as lists
 from . import transactional_meta as meta
+from . import transactional_model as model_api
 
 __all__ = ["transactional_routes"]
 
@@ -44,7 +46,7 @@ def _model_routes(base: str) -> list[Route]:
         Route(f"{base}/dimensions/{{dimensionId}}/items", meta.lookup_dimension_items, methods=["POST"]),
         Route(f"{base}/lists", meta.list_lists, methods=["GET"]),
         Route(lst, meta.list_metadata, methods=["GET"]),
-        Route(f"{lst}/items", lists.get_items, methods=["GET"]),
+        Route(f"{lst}/items", list_reads.get_items, methods=["GET"]),
         Route(f"{lst}/items", lists.post_items, methods=["POST"]),
         Route(f"{lst}/items", lists.put_items, methods=["PUT"]),
         Route(f"{lst}/resetIndex", lists.reset_index, methods=["POST"]),
@@ -52,12 +54,12 @@ def _model_routes(base: str) -> list[Route]:
         Route(f"{lst}/readRequests/{{requestId}}", rr.get_list_request, methods=["GET"]),
         Route(f"{lst}/readRequests/{{requestId}}", rr.delete_list_request, methods=["DELETE"]),
         Route(f"{lst}/readRequests/{{requestId}}/pages/{{pageNo}}", rr.get_list_page, methods=["GET"]),
-        Route(f"{base}/currentPeriod", meta.get_current_period, methods=["GET"]),
-        Route(f"{base}/currentPeriod", meta.set_current_period, methods=["PUT"]),
-        Route(f"{base}/modelCalendar", meta.get_model_calendar, methods=["GET"]),
-        Route(f"{base}/modelCalendar/fiscalYear", meta.set_fiscal_year, methods=["PUT"]),
-        Route(f"{base}/open", meta.open_model_endpoint, methods=["POST"]),
-        Route(f"{base}/close", meta.close_model_endpoint, methods=["POST"]),
+        Route(f"{base}/currentPeriod", model_api.get_current_period, methods=["GET"]),
+        Route(f"{base}/currentPeriod", model_api.set_current_period, methods=["PUT"]),
+        Route(f"{base}/modelCalendar", model_api.get_model_calendar, methods=["GET"]),
+        Route(f"{base}/modelCalendar/fiscalYear", model_api.set_fiscal_year, methods=["PUT"]),
+        Route(f"{base}/open", model_api.open_model_endpoint, methods=["POST"]),
+        Route(f"{base}/close", model_api.close_model_endpoint, methods=["POST"]),
     ]
 
 

@@ -160,20 +160,28 @@ def write_cells(model: Model, module: Any, cells: list[Any]) -> tuple[int, list[
                     slot = slot_of.get(("name", str(coord.get("dimensionName"))))
                     dim_what = f"name {coord.get('dimensionName')!r}"
                 if slot is None:
-                    raise CellFailure("INVALID_DIMENSION", f"Line item {item.name} has no dimension with {dim_what}")
-                name = indexes[slot].resolve(coord.get("itemId"), coord.get("itemName"), coord.get("itemCode"))
+                    raise CellFailure(
+                        "INVALID_DIMENSION", f"Line item {item.name} has no dimension with {dim_what}"
+                    )
+                name = indexes[slot].resolve(
+                    coord.get("itemId"), coord.get("itemName"), coord.get("itemCode")
+                )
                 if name is None:
                     given = {k: v for k, v in coord.items() if k.startswith("item")}
                     raise CellFailure("INVALID_ITEM", f"No item {given} in dimension {dims[slot].name}")
                 key[slot] = name
             missing = [dims[s].name for s, v in enumerate(key) if v is None]
             if missing:
-                raise CellFailure("MISSING_DIMENSION", f"No item given for dimension(s): {', '.join(missing)}")
+                raise CellFailure(
+                    "MISSING_DIMENSION", f"No item given for dimension(s): {', '.join(missing)}"
+                )
             if "value" not in cell:
                 raise CellFailure("INVALID_VALUE", "The value is missing")
             value = _typed(item.data_type, cell["value"])
         except CellFailure as exc:
-            failures.append({"requestIndex": index, "failureType": exc.kind, "failureMessageDetails": exc.details})
+            failures.append(
+                {"requestIndex": index, "failureType": exc.kind, "failureMessageDetails": exc.details}
+            )
             continue
         module.cells[tuple(k for k in key if k is not None)] = value
         changed += 1

@@ -16,7 +16,19 @@ from .responses import ApiError
 from .state import Dimension, ListDef, Model, ModuleDef
 from .state.transactional import TIME_DIMENSION_ID, ListExtras, ViewDef
 
-_TIME_NAMES = {"time", "month", "months", "period", "periods", "quarter", "quarters", "year", "years", "week", "weeks"}
+_TIME_NAMES = {
+    "time",
+    "month",
+    "months",
+    "period",
+    "periods",
+    "quarter",
+    "quarters",
+    "year",
+    "years",
+    "week",
+    "weeks",
+}
 
 
 def is_time(name: str) -> bool:
@@ -184,7 +196,12 @@ def default_view(module: ModuleDef) -> ViewDef:
     """A module's default view: first dimension on rows, second on columns, the rest on pages."""
     names = [d.name for d in module.dimensions]
     return ViewDef(
-        id=module.id, name=module.name, module_id=module.id, rows=names[:1], columns=names[1:2], pages=names[2:]
+        id=module.id,
+        name=module.name,
+        module_id=module.id,
+        rows=names[:1],
+        columns=names[1:2],
+        pages=names[2:],
     )
 
 

@@ -54,7 +54,9 @@ def _weights(count: int) -> list[int]:
 class Grid:
     """One view of a module: axes, page selection and values."""
 
-    def __init__(self, model: Model, view: ViewDef, module: ModuleDef, pages: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, model: Model, view: ViewDef, module: ModuleDef, pages: dict[str, str] | None = None
+    ) -> None:
         self.model = model
         self.view = view
         self.module = module

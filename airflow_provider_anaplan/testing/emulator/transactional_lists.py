@@ -1,23 +1,18 @@
-"""List items over the transactional API: read (JSON, CSV), add, update, delete, reset index."""
+"""List item writes over the transactional API: add, update, delete, reset index (reads: ``transactional_list_reads``)."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
-from .csvio import format_value
 from .responses import ApiError, envelope, json_response
 from .state import ListDef, Model
 from .state.transactional import ListExtras
-from .transactional_common import flag, gc_paused, json_body, open_model, page_of
-from .transactional_dims import ensure_ids, list_lookups, stamp
-
-_ROWS_PER_CHUNK = 2000
+from .transactional_common import gc_paused, json_body, open_model
+from .transactional_dims import list_lookups, stamp
+from .transactional_list_reads import list_of
 
 
 class ItemFailure(Exception):
@@ -29,103 +24,6 @@ class ItemFailure(Exception):
         self.details = details
 
 
-def _list(model: Model, list_id: str) -> ListDef:
-    lst = model.lists.get(list_id)
-    if lst is None:
-        raise ApiError(404, f"List {list_id} not found or no access")
-    return lst
-
-
-# -------------------------------------------------------------------------------------------- read
-def item_api(model: Model, lst: ListDef, extras: ListExtras, name: str, full: bool) -> dict[str, Any]:
-    """One member as ``GET .../items`` shows it (``full``: with ``subsets`` and ``properties``)."""
-    data = lst.items[name]
-    body: dict[str, Any] = {"id": extras.ids[name], "name": name}
-    if data.get("code"):
-        body["code"] = data["code"]
-    parent = extras.parents.get(name)
-    if parent is not None and extras.parent_list_id in model.lists:
-        plist = model.lists[extras.parent_list_id]
-        pextras = model.transactional.list_extras(plist.id)
-        body["parent"] = parent
-        if parent in pextras.ids:
-            body["parentId"] = pextras.ids[parent]
-        body["listId"] = plist.id
-        body["listName"] = plist.name
-    if full:
-        body["subsets"] = {s: name in members for s, members in extras.subsets.items()}
-        body["properties"] = {p: format_value(data.get(p)) for p in lst.properties}
-    return body
-
-
-def csv_header(lst: ListDef, extras: ListExtras, full: bool) -> list[str]:
-    header = ["id", "name", "code", "parent", "parentId", "listId", "listName"]
-    if full:
-        header += list(lst.properties) + list(extras.subsets)
-    return header
-
-
-def csv_row(model: Model, lst: ListDef, extras: ListExtras, name: str, full: bool) -> list[str] | None:
-    """A member as a CSV row (``None`` when it was deleted since)."""
-    data = lst.items.get(name)
-    if data is None:
-        return None
-    parent = extras.parents.get(name, "")
-    parent_id = list_id = list_name = ""
-    if parent and extras.parent_list_id in model.lists:
-        plist = model.lists[extras.parent_list_id]
-        parent_id = model.transactional.list_extras(plist.id).ids.get(parent, "")
-        list_id, list_name = plist.id, plist.name
-    row = [extras.ids.get(name, ""), name, data.get("code", ""), parent, parent_id, list_id, list_name]
-    if full:
-        row += [format_value(data.get(p)) for p in lst.properties]
-        row += ["true" if name in members else "false" for members in extras.subsets.values()]
-    return row
-
-
-def render_csv(rows: Iterator[list[str]]) -> Iterator[bytes]:
-    """CSV text (``QUOTE_MINIMAL``, ``\\n`` line ends) in chunks of rows."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    count = 0
-    for row in rows:
-        writer.writerow(row)
-        count += 1
-        if count >= _ROWS_PER_CHUNK:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-            count = 0
-    if buffer.tell():
-        yield buffer.getvalue().encode()
-
-
-async def get_items(request: Request) -> Response:
-    """``GET .../lists/{listId}/items``: JSON paged (``limit``/``offset``), or all of it as CSV."""
-    state, model = open_model(request)
-    lst = _list(model, request.path_params["listId"])
-    extras = ensure_ids(model, lst)
-    full = flag(request, "includeAll")
-    names = list(lst.items)
-    if "text/csv" in request.headers.get("accept", ""):
-        offset = int(request.query_params.get("offset") or 0)
-        limit = request.query_params.get("limit")
-        chosen = names[offset : offset + int(limit)] if limit else names[offset:]
-
-        def rows() -> Iterator[list[str]]:
-            yield csv_header(lst, extras, full)
-            for name in chosen:
-                row = csv_row(model, lst, extras, name, full)
-                if row is not None:
-                    yield row
-
-        return StreamingResponse(render_csv(rows()), media_type="text/csv")
-    return page_of(
-        request, state, names, lambda n: item_api(model, lst, extras, n, full), "listItems", None, "list"
-    )
-
-
-# ------------------------------------------------------------------------------------------- write
 def _typed(lst: ListDef, prop: str, raw: Any) -> Any:
     kind = lst.properties[prop]
     if kind == "number":
@@ -192,7 +90,8 @@ def _parent(model: Model, lst: ListDef, extras: ListExtras, item: dict[str, Any]
         raise ItemFailure("INCORRECT_FORMAT", f"incorrect format -- list {lst.name} has no parent hierarchy")
     if parent not in plist.items:
         raise ItemFailure(
-            "INCORRECT_FORMAT", f"incorrect format -- column name:parent, value:{parent} (not in {plist.name})"
+            "INCORRECT_FORMAT",
+            f"incorrect format -- column name:parent, value:{parent} (not in {plist.name})",
         )
     return parent
 
@@ -266,7 +165,8 @@ def add_items(model: Model, lst: ListDef, items: list[Any]) -> tuple[int, list[d
             if numbered:
                 if raw_name not in (None, ""):
                     raise ItemFailure(
-                        "INCORRECT_FORMAT", "incorrect format -- a numbered list takes no name (the index is the name)"
+                        "INCORRECT_FORMAT",
+                        "incorrect format -- a numbered list takes no name (the index is the name)",
                     )
                 name = f"#{counter}"
             else:
@@ -361,7 +261,9 @@ def update_items(model: Model, lst: ListDef, items: list[Any]) -> tuple[int, lis
                     if name is not None and name in lst.items and not lst.items[name].get("code"):
                         target, new_code, name = name, code, None
                     elif name is not None and name in lst.items:
-                        raise ItemFailure("INCOMPLETE_DATA", f"incomplete data -- name {name} already has a code")
+                        raise ItemFailure(
+                            "INCOMPLETE_DATA", f"incomplete data -- name {name} already has a code"
+                        )
                     else:
                         raise ItemFailure("INCOMPLETE_DATA", f"incomplete data -- no item with code:{code}")
             elif name is not None and not extras.numbered:
@@ -370,7 +272,8 @@ def update_items(model: Model, lst: ListDef, items: list[Any]) -> tuple[int, lis
                     raise ItemFailure("INCOMPLETE_DATA", f"incomplete data -- no item named:{name}")
                 if lst.items[target].get("code"):
                     raise ItemFailure(
-                        "INCOMPLETE_DATA", f"incomplete data -- item {name} has a code: identify it by code or id"
+                        "INCOMPLETE_DATA",
+                        f"incomplete data -- item {name} has a code: identify it by code or id",
                     )
                 name = None
             else:
@@ -383,7 +286,9 @@ def update_items(model: Model, lst: ListDef, items: list[Any]) -> tuple[int, lis
                     raise ItemFailure("INCOMPLETE_DATA", f"incomplete data -- duplicate code:{new_code}")
             if name is not None and name != target:
                 if extras.numbered:
-                    raise ItemFailure("INCORRECT_FORMAT", "incorrect format -- a numbered list item cannot be renamed")
+                    raise ItemFailure(
+                        "INCORRECT_FORMAT", "incorrect format -- a numbered list item cannot be renamed"
+                    )
                 if name in lst.items:
                     raise ItemFailure("INCOMPLETE_DATA", f"incomplete data -- duplicate name:{name}")
             values = _values(lst, item) if "properties" in item else {}
@@ -428,7 +333,9 @@ def delete_items(model: Model, lst: ListDef, items: list[Any]) -> tuple[int, lis
                 target = str(item["name"])
         if target is None or target not in lst.items or target in doomed:
             failures.append(
-                _failure(index, ItemFailure("INCOMPLETE_DATA", f"incomplete data -- no such item: {item!r:.200}"))
+                _failure(
+                    index, ItemFailure("INCOMPLETE_DATA", f"incomplete data -- no such item: {item!r:.200}")
+                )
             )
             continue
         doomed.add(target)
@@ -456,7 +363,7 @@ def delete_items(model: Model, lst: ListDef, items: list[Any]) -> tuple[int, lis
 async def post_items(request: Request) -> Response:
     """``POST .../items?action=add|delete``."""
     _, model = open_model(request, write=True)
-    lst = _list(model, request.path_params["listId"])
+    lst = list_of(model, request.path_params["listId"])
     action = request.query_params.get("action")
     if action not in ("add", "delete"):
         raise ApiError(400, f"Invalid or missing 'action' query parameter: {action!r} (use add or delete)")
@@ -473,7 +380,7 @@ async def post_items(request: Request) -> Response:
 async def put_items(request: Request) -> Response:
     """``PUT .../items``: update."""
     _, model = open_model(request, write=True)
-    lst = _list(model, request.path_params["listId"])
+    lst = list_of(model, request.path_params["listId"])
     items = _check_items(model, await json_body(request))
     with gc_paused():
         updated, failures = update_items(model, lst, items)
@@ -483,7 +390,7 @@ async def put_items(request: Request) -> Response:
 async def reset_index(request: Request) -> Response:
     """``POST .../resetIndex``: 200 with no body; 400 when the list holds items."""
     _, model = open_model(request, write=True)
-    lst = _list(model, request.path_params["listId"])
+    lst = list_of(model, request.path_params["listId"])
     if lst.items:
         raise ApiError(
             400,

@@ -38,7 +38,9 @@ def _list_extras(model: Model, raw: dict[str, Any], where: str) -> None:
     for item in raw.get("items") or []:
         if isinstance(item, dict) and item.get("parent"):
             if extras.parent_list_id is None:
-                raise TransactionalFixtureError(f"{where}: item {item.get('name')} has a parent but the list has none")
+                raise TransactionalFixtureError(
+                    f"{where}: item {item.get('name')} has a parent but the list has none"
+                )
             extras.parents[str(item["name"])] = str(item["parent"])
 
 

@@ -45,6 +45,8 @@ class TxSettings:
     read_request_page_cells: int = 500_000
     #: Items per page of a list read request.
     read_request_page_items: int = 100_000
+    #: >= 0: every new read request fails (COMPLETE, ``successful`` false) after that many pages.
+    read_request_fail_after_pages: int = -1
 
     def update(self, values: dict[str, Any]) -> None:
         """Apply known keys with their declared types; unknown keys raise ``KeyError``."""
@@ -120,9 +122,14 @@ class ReadRequest:
     page_rows: int
     #: What the read covers, fixed at creation: list member names, or view row coordinates count.
     snapshot: Any = None
-    pages_selection: dict[str, str] = field(default_factory=dict)
     state_override: str | None = None  # CANCELLED once deleted (then forgotten)
-    failed: bool = False
+    #: Fail (COMPLETE, successful false) once this many pages are out (``read_request_fail_after_pages``).
+    fail_at: int | None = None
+
+    def failed(self, settings: TxSettings, now: float | None = None) -> bool:
+        """Whether the request ended COMPLETE without success."""
+        state, available = self.progress(settings, now)
+        return state == "COMPLETE" and self.fail_at is not None and available < self.total_pages
 
     def progress(self, settings: TxSettings, now: float | None = None) -> tuple[str, int]:
         """``(requestState, availablePages)`` at ``now``."""
@@ -133,6 +140,8 @@ class ReadRequest:
             return "NOT_STARTED", 0
         running = elapsed - settings.read_request_start_seconds
         available = min(self.total_pages, int(running * settings.read_request_pages_per_second))
+        if self.fail_at is not None and self.fail_at < self.total_pages and available >= self.fail_at:
+            return "COMPLETE", self.fail_at
         if available >= self.total_pages:
             return "COMPLETE", self.total_pages
         return "IN_PROGRESS", available
