@@ -272,3 +272,20 @@ async def test_gzip_chunks_are_inflated(gzip_sink, tmp_path) -> None:
         assert await client.get_file(FILE) == data
     assert (tmp_path / "out.bin").read_bytes() == data
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".part")]
+
+
+async def test_emulator_link_counts_wire_bytes(make_config, anaplan_emulator, tmp_path) -> None:
+    """The realistic-link model the benchmark relies on: a byte-rate per direction and wire counters."""
+    admin = anaplan_emulator.admin
+    data = os.urandom(2 * MB)  # incompressible: wire bytes = content bytes (+ small JSON bodies)
+    admin.set_faults(bandwidth_bytes_per_second=8 * MB, latency_ms=5)
+    async with AnaplanAsyncClient(make_config(chunk_size_mb=1)) as client:
+        began = asyncio.get_running_loop().time()
+        await upload(client, data)
+        assert await client.download_file(FILE, tmp_path / "out.bin") == len(data)
+        elapsed = asyncio.get_running_loop().time() - began
+    link = admin.faults()
+    assert 2 * MB <= link["bandwidth_bytes_up"] < 2.2 * MB  # gzip of random data is slightly bigger
+    assert 2 * MB <= link["bandwidth_bytes_down"] < 2 * MB + 64 * 1024
+    assert elapsed >= 0.45  # 2 MB each way at 8 MB/s: the cap holds (a lower bound, not a speed)
+    assert (tmp_path / "out.bin").read_bytes() == data

@@ -51,8 +51,13 @@ class Emulator:
                 dump.content.clear()
 
     async def reset(self) -> None:
-        """Back to the base fixture: data, credentials, config, counters and faults."""
+        """Back to the base fixture: data, credentials, config, counters and faults; the seed objects of
+        the emulated object store get their seed content back (other objects are left alone)."""
+        from .objectstore import object_store
+        from .state.cloudworks import seed_objects
+
         await self._replace(build_state(self.base_fixture))
+        seed_objects(object_store(), restore=True)
 
     async def load_fixture(self, fixture: dict[str, Any], make_default: bool = False) -> None:
         """Replace the model data with ``fixture`` (validated first; a bad fixture changes nothing).

@@ -235,12 +235,13 @@ def _s3_import(file: str, action_id: str, file_id: str) -> dict[str, Any]:
     }
 
 
-def seed_objects(store: Any) -> None:
-    """Write the seed objects of :data:`BUCKET` that are absent (an existing file is never replaced)."""
+def seed_objects(store: Any, *, restore: bool = False) -> None:
+    """Write the seed objects of :data:`BUCKET` that are absent (an existing file is never replaced),
+    or with ``restore`` (an admin reset) rewrite them with their seed content."""
     try:
         store.ensure_bucket(BUCKET)
         for key, content in SEED_OBJECTS.items():
-            if not store.exists(BUCKET, key):
+            if restore or not store.exists(BUCKET, key):
                 store.write(BUCKET, key, content.encode())
     except OSError:  # pragma: no cover - an unwritable directory leaves the seed files out
         pass
