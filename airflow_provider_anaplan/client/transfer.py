@@ -53,6 +53,8 @@ __all__ = [
     "iter_chunks",
     "write_stream",
     "download",
+    "download_urls",
+    "iter_urls",
     "chunk_session",
     "open_source",
     "resolve_source",
@@ -582,7 +584,9 @@ async def _send_chunks(
 
 from airflow_provider_anaplan.client.transfer_download import (  # noqa: E402
     download,
+    download_urls,
     iter_chunks,
+    iter_urls,
     write_stream,
 )
 from airflow_provider_anaplan.client.transfer_http import chunk_session  # noqa: E402

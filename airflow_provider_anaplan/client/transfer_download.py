@@ -27,7 +27,7 @@ import os
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import PurePath
 from typing import Any
 
@@ -35,7 +35,7 @@ from airflow_provider_anaplan.client.http import HttpSession
 from airflow_provider_anaplan.client.transfer import MB, _decompress, _in_pool, executor, resolve_destination
 from airflow_provider_anaplan.exceptions import AnaplanConfigError
 
-__all__ = ["download", "iter_chunks", "write_stream"]
+__all__ = ["download", "download_urls", "iter_chunks", "iter_urls", "write_stream"]
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +102,23 @@ async def iter_chunks(
     ``base_url`` is a file URL (``…/files/{id}``) or a dump URL (``…/tasks/{t}/dump``).
     """
     ids = await _chunk_ids(session, base_url, object_id)
+    async for data in iter_urls(session, _urls(base_url, ids), object_id, max_concurrency=max_concurrency):
+        yield data
+        del data
+
+
+async def iter_urls(
+    session: HttpSession, urls: Sequence[str], object_id: str, *, max_concurrency: int
+) -> AsyncIterator[bytes]:
+    """Yield the bodies of ``urls`` (GETs, gzip inflated) in order, fetching up to ``max_concurrency``
+    ahead: the engine behind :func:`iter_chunks`, for any paged download (read-request pages...)."""
     pending: deque[asyncio.Task[bytes]] = deque()
     position = 0
 
     def schedule() -> None:
         nonlocal position
-        while position < len(ids) and len(pending) < max_concurrency:
-            pending.append(
-                asyncio.create_task(_fetch(session, f"{base_url}/chunks/{ids[position]}", object_id))
-            )
+        while position < len(urls) and len(pending) < max_concurrency:
+            pending.append(asyncio.create_task(_fetch(session, urls[position], object_id)))
             position += 1
 
     try:
@@ -125,6 +133,10 @@ async def iter_chunks(
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _urls(base_url: str, ids: list[str]) -> list[str]:
+    return [f"{base_url}/chunks/{chunk}" for chunk in ids]
 
 
 async def download(
@@ -144,19 +156,41 @@ async def download(
     ``observe(index, data)`` is called once per chunk (in any order) before it is written.
     """
     destination = resolve_destination(destination)
+    if _is_local(destination):
+        await asyncio.to_thread(_local_target, destination)  # a bad destination fails before any request
+    ids = await _chunk_ids(session, base_url, object_id)
+    return await download_urls(
+        session,
+        _urls(base_url, ids),
+        object_id,
+        destination,
+        max_concurrency=max_concurrency,
+        observe=observe,
+    )
+
+
+async def download_urls(
+    session: HttpSession,
+    urls: Sequence[str],
+    object_id: str,
+    destination: object,
+    *,
+    max_concurrency: int,
+    observe: ChunkObserver | None = None,
+) -> int:
+    """Download the bodies of ``urls``, concatenated in order, to ``destination`` atomically (see
+    :func:`download`): the engine behind it, for any paged download (read-request pages...)."""
+    destination = resolve_destination(destination)
     if not _is_local(destination):
-        chunks = iter_chunks(session, base_url, object_id, max_concurrency=max_concurrency)
+        chunks = iter_urls(session, urls, object_id, max_concurrency=max_concurrency)
         return await write_stream(_observed(chunks, observe), destination)
     path, tmp = await asyncio.to_thread(_local_target, destination)
-    ids = await _chunk_ids(session, base_url, object_id)
-    progress = _Progress(f"Download of {object_id}", len(ids))
+    progress = _Progress(f"Download of {object_id}", len(urls))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     fd = await asyncio.to_thread(os.open, tmp, flags, 0o666)
     writes: set[concurrent.futures.Future[None]] = set()
     try:
-        size = await _fetch_into(
-            session, base_url, object_id, ids, fd, writes, max_concurrency, observe, progress
-        )
+        size = await _fetch_into(session, urls, object_id, fd, writes, max_concurrency, observe, progress)
         await asyncio.to_thread(os.close, fd)
         fd = -1
         await asyncio.to_thread(os.replace, tmp, path)
@@ -182,9 +216,8 @@ async def _observed(chunks: AsyncIterator[bytes], observe: ChunkObserver | None)
 
 async def _fetch_into(
     session: HttpSession,
-    base_url: str,
+    urls: Sequence[str],
     object_id: str,
-    ids: list[str],
     fd: int,
     writes: set[concurrent.futures.Future[None]],
     max_concurrency: int,
@@ -200,7 +233,7 @@ async def _fetch_into(
     loop = asyncio.get_running_loop()
     fetching = asyncio.Semaphore(max_concurrency)
     slots = asyncio.Semaphore(max_concurrency + 2)
-    offsets: list[asyncio.Future[int]] = [loop.create_future() for _ in range(len(ids) + 1)]
+    offsets: list[asyncio.Future[int]] = [loop.create_future() for _ in range(len(urls) + 1)]
     offsets[0].set_result(0)
     tasks: set[asyncio.Task[None]] = set()
     failures: list[BaseException] = []
@@ -208,7 +241,7 @@ async def _fetch_into(
     async def one(index: int) -> None:
         try:
             try:
-                data = await _fetch(session, f"{base_url}/chunks/{ids[index]}", object_id)
+                data = await _fetch(session, urls[index], object_id)
             finally:
                 fetching.release()
             offset = await offsets[index]  # the chunks before this one have all arrived
@@ -237,7 +270,7 @@ async def _fetch_into(
                 other.cancel()
 
     try:
-        for index in range(len(ids)):
+        for index in range(len(urls)):
             await slots.acquire()
             await fetching.acquire()
             if failures:

@@ -126,8 +126,13 @@ class AnaplanReadViewOperator(AnaplanReadRequestOperator):
         if self.large is not None:
             return bool(self.large)
         from airflow_provider_anaplan.client.transactional_common import MAX_VIEW_READ_CELLS
+        from airflow_provider_anaplan.exceptions import AnaplanBadRequestError
 
-        cells = self.hook.count_view_cells(str(self.view_id))
+        try:
+            cells = self.hook.count_view_cells(str(self.view_id))
+        except AnaplanBadRequestError as exc:  # a dimension above 1,000,000 items: certainly too big
+            self.log.info("Could not count the cells of view %s (%s): large-volume read", self.view_id, exc)
+            return True
         large = cells > MAX_VIEW_READ_CELLS
         self.log.info("View %s shows %d cells a page: %s read", self.view_id, cells, "large-volume" if large else "plain")
         return large

@@ -14,8 +14,17 @@ import pytest
 from airflow_provider_anaplan.client.bulk import AnaplanAsyncClient
 from airflow_provider_anaplan.client.transactional import TRANSACTIONAL_METHODS, TransactionalMixin
 from airflow_provider_anaplan.compat import TaskDeferred
-from airflow_provider_anaplan.exceptions import AnaplanConfigError, AnaplanTaskTimeoutError, AnaplanWriteFailuresError
-from airflow_provider_anaplan.hooks.anaplan import DELEGATED_METHODS, DELEGATED_STREAMS, AnaplanAsyncHook, AnaplanHook
+from airflow_provider_anaplan.exceptions import (
+    AnaplanConfigError,
+    AnaplanTaskTimeoutError,
+    AnaplanWriteFailuresError,
+)
+from airflow_provider_anaplan.hooks.anaplan import (
+    DELEGATED_METHODS,
+    DELEGATED_STREAMS,
+    AnaplanAsyncHook,
+    AnaplanHook,
+)
 from airflow_provider_anaplan.operators.cells import AnaplanWriteCellsOperator
 from airflow_provider_anaplan.operators.jobs import JOB_STATE_KEY
 from airflow_provider_anaplan.operators.lists import AnaplanListItemsOperator, AnaplanReadListOperator

@@ -289,3 +289,20 @@ async def test_emulator_link_counts_wire_bytes(make_config, anaplan_emulator, tm
     assert 2 * MB <= link["bandwidth_bytes_down"] < 2 * MB + 64 * 1024
     assert elapsed >= 0.45  # 2 MB each way at 8 MB/s: the cap holds (a lower bound, not a speed)
     assert (tmp_path / "out.bin").read_bytes() == data
+
+
+async def test_download_urls_and_iter_urls_for_other_paged_downloads(
+    make_config, anaplan_emulator, tmp_path
+) -> None:
+    """The generic engine (read-request pages will use it): any URL list, concatenated in order."""
+    data = content(3 * MB)
+    async with AnaplanAsyncClient(make_config(chunk_size_mb=1)) as client:
+        await upload(client, data)
+        base = f"{client.model_url}/files/{FILE}/chunks"
+        urls = [f"{base}/2", f"{base}/0", f"{base}/1"]
+        session = transfer.chunk_session(client)
+        size = await transfer.download_urls(session, urls, FILE, tmp_path / "pages.bin", max_concurrency=2)
+        parts = [p async for p in transfer.iter_urls(session, urls, FILE, max_concurrency=2)]
+    expected = data[2 * MB :] + data[:MB] + data[MB : 2 * MB]
+    assert size == len(expected) and (tmp_path / "pages.bin").read_bytes() == expected
+    assert b"".join(parts) == expected
