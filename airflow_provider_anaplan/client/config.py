@@ -52,6 +52,8 @@ def cloudworks_url_for(api_url: str) -> str:
     if base.endswith("/2/0"):
         base = base[: -len("/2/0")]
     return f"{base}/cloudworks/2/0"
+
+
 def _url(value: object, name: str) -> str:
     if not isinstance(value, str):
         raise AnaplanConfigError(f"{name} must be an http(s) URL string, got {type(value).__name__}")
