@@ -27,6 +27,7 @@ import json
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -380,7 +381,7 @@ def _sizes(text: str) -> list[int]:
 
 def sink_mode(args: argparse.Namespace) -> None:
     workdir = Path(args.workdir)
-    table: list[tuple[int, str, dict[str, float]]] = []
+    table: list[tuple[int, str, list[dict[str, float]]]] = []
     with run_sink() as url:
         stats = lambda: {"cpu_seconds_server": _sink_call(url, "GET", "/_sink/stats")["cpu_seconds"]}  # noqa: E731
         jobs = [(mb, False) for mb in _sizes(args.sizes_mb)] + [(mb, True) for mb in _sizes(args.rss_mb)]
@@ -400,7 +401,7 @@ def sink_mode(args: argparse.Namespace) -> None:
                 if not args.skip_sdk and not rss_only:
                     modes += ["sdk-up", "sdk-down"]
                 for mode, runs in _measure(modes, args, url, src, dst, stats).items():
-                    table.append((mb, mode, _median(runs)))
+                    table.append((mb, mode, runs))
             finally:
                 src.unlink(missing_ok=True)
                 dst.unlink(missing_ok=True)
@@ -482,9 +483,18 @@ def _fmt(r: dict[str, float]) -> str:
             f"{r['peak_rss_mb']:7.1f} MB{server}{wire}{extra}")  # fmt: skip
 
 
-def _report(table: list[tuple[int, str, dict[str, float]]], args: argparse.Namespace) -> None:
-    by = {(mb, mode): r for mb, mode, r in table}
-    print(f"\nsummary (median of {args.repeat}; MB = MiB; server busy = sink CPU s / wall s of that run)")
+def _ratio(a: list[dict[str, float]], b: list[dict[str, float]]) -> float:
+    """Median over rounds of the speed ratio within each round (the load drifts between rounds)."""
+    return statistics.median(_rate(x) / _rate(y) for x, y in zip(a, b, strict=True))
+
+
+def _report(table: list[tuple[int, str, list[dict[str, float]]]], args: argparse.Namespace) -> None:
+    runs = {(mb, mode): r for mb, mode, r in table}
+    by = {key: _median(r) for key, r in runs.items()}
+    print(
+        f"\nsummary (MB = MiB; speeds: median of {args.repeat} rounds; ratios: median of the ratios within "
+        "each round; server busy = sink CPU s / wall s)"
+    )
     print(
         "| size | op | floor MB/s | ours MB/s | sdk MB/s | ours/floor | ours/sdk | RSS ours / sdk | server busy (ours) |"
     )
@@ -496,8 +506,9 @@ def _report(table: list[tuple[int, str, dict[str, float]]], args: argparse.Names
                 continue
             floor, sdk = by.get((mb, f"floor-{op}")), by.get((mb, f"sdk-{op}"))
             cell = lambda r: f"{_rate(r):.0f}" if r else "-"  # noqa: E731
-            vs_floor = f"{_rate(ours) / _rate(floor):.0%}" if floor else "-"
-            vs_sdk = f"{_rate(ours) / _rate(sdk):.2f}x" if sdk else "-"
+            mine = runs[(mb, f"ours-{op}")]
+            vs_floor = f"{_ratio(mine, runs[(mb, f'floor-{op}')]):.0%}" if floor else "-"
+            vs_sdk = f"{_ratio(mine, runs[(mb, f'sdk-{op}')]):.2f}x" if sdk else "-"
             rss = (
                 f"{ours['peak_rss_mb']:.0f} / {sdk['peak_rss_mb']:.0f} MB"
                 if sdk
@@ -507,7 +518,7 @@ def _report(table: list[tuple[int, str, dict[str, float]]], args: argparse.Names
             print(
                 f"| {mb} MiB | {op} | {cell(floor)} | {cell(ours)} | {cell(sdk)} | {vs_floor} | {vs_sdk} | {rss} | {busy} |"
             )
-    bad = [f"{mb} {m}" for mb, m, r in table if r.get("identical") == 0.0]
+    bad = [f"{mb} {m}" for (mb, m), r in by.items() if r.get("identical") == 0.0]
     print("downloads byte-identical:", "NO: " + ", ".join(bad) if bad else "all")
 
 

@@ -16,7 +16,7 @@ import itertools
 import json
 import math
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from airflow_provider_anaplan.client.http import AmbiguousRequestError
@@ -47,7 +47,7 @@ MAX_CELLS_PER_CALL = 100_000
 MAX_CELL_BYTES_PER_CALL = 15 * 1024 * 1024
 #: A plain ``GET .../views/{id}/data`` answers 400 above this many cells on the selected page.
 MAX_VIEW_READ_CELLS = 1_000_000
-_ROWS_PER_PULL = 2_000
+_ROWS_PER_PULL = 10_000  # records per pull from a sync source (one worker-thread hop each)
 
 
 def clean_id(value: object, what: str) -> str:
@@ -118,14 +118,34 @@ def _open_text(source: object) -> tuple[io.TextIOBase, bool]:
     raise AnaplanConfigError(f"Unsupported record source {type(source).__name__}")
 
 
-def _csv_rows(source: object) -> Iterator[dict[str, Any]]:
+def _csv_blocks(source: object, size: int = _ROWS_PER_PULL) -> Generator[list[dict[str, Any]], None, None]:
+    """Rows as dicts keyed by the header, ``size`` a list (like ``csv.DictReader``: blank lines skipped,
+    extra fields dropped, missing ones ``None``), built a block at a time without per-row Python overhead."""
     stream, owned = _open_text(source)
     try:
-        for row in csv.DictReader(stream):
-            yield {k: v for k, v in row.items() if k is not None}
+        reader = csv.reader(stream)
+        header = next(reader, None)
+        if not header:
+            return
+        width = len(header)
+
+        def fit(row: list[str]) -> dict[str, Any]:
+            return dict(zip(header, row[:width] if len(row) > width else row + [None] * (width - len(row)), strict=True))
+
+        while True:
+            chunk = list(itertools.islice(reader, size))
+            if not chunk:
+                return
+            yield [dict(zip(header, row, strict=False)) if len(row) == width else fit(row) for row in chunk if row]
     finally:
         if owned:
             stream.close()
+
+
+def _csv_rows(source: object) -> Iterator[dict[str, Any]]:
+    """The rows of :func:`_csv_blocks` one by one."""
+    for block in _csv_blocks(source):
+        yield from block
 
 
 def _is_csv_source(value: object) -> bool:
@@ -161,7 +181,13 @@ async def aiter_blocks(source: object, what: str = "items") -> AsyncIterator[lis
     if library is not None:
         rows: Iterator[Any] = _frame_rows(source, library)
     elif _is_csv_source(source):
-        rows = _csv_rows(source)
+        blocks = _csv_blocks(source)  # fresh dicts, a block per worker-thread hop
+        try:
+            while (block := await asyncio.to_thread(next, blocks, [])):
+                yield block
+        finally:
+            blocks.close()
+        return
     elif isinstance(source, (list, tuple)):
         for start in range(0, len(source), _ROWS_PER_PULL):
             yield [_record(r, what) for r in source[start : start + _ROWS_PER_PULL]]
@@ -195,7 +221,7 @@ async def batched_blocks(
     """Re-cut blocks of records into converted batches of exactly ``size`` (the last one shorter)."""
     batch: list[dict[str, Any]] = []
     async for block in blocks:
-        batch.extend(convert(r) for r in block)
+        batch.extend(map(convert, block))
         while len(batch) >= size:
             yield batch[:size]
             batch = batch[size:]

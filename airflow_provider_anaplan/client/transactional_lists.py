@@ -55,6 +55,11 @@ def _plain_keys(keys: tuple[str, ...]) -> bool:
 def list_item(record: Mapping[str, Any]) -> dict[str, Any]:
     """Anaplan's item shape of a record (flat keys become properties; ``subset:X`` subset flags)."""
     if _plain_keys(tuple(record)):  # the common case (name, code, ...): no per-key parsing
+        for value in record.values():
+            if type(value) is not str or not value:
+                break
+        else:  # already Anaplan's shape (every value a non-empty string): no copy
+            return record if type(record) is dict else dict(record)
         return {k: v if type(v) is str else str(v) for k, v in record.items() if v is not None and v != ""}
     item: dict[str, Any] = {}
     properties: dict[str, str] = dict(record.get("properties") or {})
@@ -231,31 +236,59 @@ class TransactionalListsMixin:
 
     async def _upsert_batch(self, lid: str, batch: list[dict[str, Any]], base: int, key: str, result: ListWriteResult) -> None:
         # what identifies each item: its code (key "code", or "auto" and it has one) or its name
-        by_code = [key == "code" or (key == "auto" and bool(item.get("code"))) for item in batch]
-        names = list(dict.fromkeys(item["name"] for item, code in zip(batch, by_code, strict=True) if not code and item.get("name")))
-        codes = list(dict.fromkeys(item["code"] for item, code in zip(batch, by_code, strict=True) if code and item.get("code")))
-        found = await self.lookup_dimension_items(lid, names or None, codes or None) if (names or codes) else []
-        ids_by_name = {str(f["name"]).casefold(): str(f["id"]) for f in found if f.get("name") is not None} if names else {}
-        ids_by_code = {str(f["code"]).casefold(): str(f["id"]) for f in found if f.get("code")} if codes else {}
+        # (list comprehensions, not a loop of appends: this runs for every item of the upsert)
+        idents: list[Any]
+        names: list[str]
+        codes: list[str]
+        if key == "auto":
+            by_code = [bool(item.get("code")) for item in batch]
+            idents = [item.get("code") or item.get("name") for item in batch]
+        else:
+            by_code = [key == "code"] * len(batch)
+            idents = [item.get(key) for item in batch]
+        if None in idents:
+            position = idents.index(None)
+            field = "code" if by_code[position] else "name"
+            raise AnaplanConfigError(f"item {base + position} has no {field} to upsert by: {batch[position]!r:.200}")
+        if key == "auto":
+            names = list(dict.fromkeys(i for i, bc in zip(idents, by_code, strict=True) if not bc))
+            codes = list(dict.fromkeys(i for i, bc in zip(idents, by_code, strict=True) if bc))
+        else:
+            names, codes = ([], list(dict.fromkeys(idents))) if key == "code" else (list(dict.fromkeys(idents)), [])
+        found = await self.lookup_dimension_items(lid, names or None, codes or None)
+        # exact keys first (the usual case), folded keys for a match that differs in case only
+        ids_by_name: dict[str, str] = {}
+        ids_by_code: dict[str, str] = {}
+        for f in found:
+            if names and f.get("name") is not None:
+                ids_by_name[str(f["name"])] = str(f["id"])
+            if codes and f.get("code"):
+                ids_by_code[str(f["code"])] = str(f["id"])
         del found
-        adds: list[dict[str, Any]] = []
-        add_at: list[int] = []
-        updates: list[dict[str, Any]] = []
-        update_at: list[int] = []
-        for position, (item, code) in enumerate(zip(batch, by_code, strict=True)):
-            ident = item.get("code" if code else "name")
-            if ident is None:
-                raise AnaplanConfigError(f"item {base + position} has no {'code' if code else 'name'} to upsert by: {item!r:.200}")
-            existing = (ids_by_code if code else ids_by_name).get(ident.casefold())
-            if existing is None:
-                adds.append(item)
-                add_at.append(base + position)
-            elif code:
-                updates.append(item if "id" not in item else {k: v for k, v in item.items() if k != "id"})
-                update_at.append(base + position)
-            else:
-                updates.append({"id": existing, **{k: v for k, v in item.items() if k not in ("name", "id")}})
-                update_at.append(base + position)
+        for ids in (ids_by_name, ids_by_code):  # an exact key wins over another item's folded one
+            for ident, item_id in list(ids.items()):
+                ids.setdefault(ident.casefold(), item_id)
+        if key == "auto":
+            hits = [
+                (ids_by_code if bc else ids_by_name).get(i) or (ids_by_code if bc else ids_by_name).get(i.casefold())
+                for i, bc in zip(idents, by_code, strict=True)
+            ]
+        else:
+            get = (ids_by_code if key == "code" else ids_by_name).get
+            hits = [get(i) or get(i.casefold()) for i in idents]
+        del idents
+        adds = [item for item, hit in zip(batch, hits, strict=True) if hit is None]
+        add_at = [base + n for n, hit in enumerate(hits) if hit is None]
+        # by code: the item as it is (no id); by name: by its id (Anaplan refuses a by-name update of an
+        # item that has a code), the name left out
+        updates = [
+            (item if "id" not in item else {k: v for k, v in item.items() if k != "id"})
+            if bc
+            else {"id": hit, **{k: v for k, v in item.items() if k not in ("name", "id")}}
+            for item, hit, bc in zip(batch, hits, by_code, strict=True)
+            if hit is not None
+        ]
+        update_at = [base + n for n, hit in enumerate(hits) if hit is not None]
         if adds:
             result.merge("add", await self._post_items(lid, "add", adds), adds, add_at)
         if updates:

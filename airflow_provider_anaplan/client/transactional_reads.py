@@ -279,6 +279,10 @@ class TransactionalReadsMixin:
                         "start a new one", status=status, object_id=oid,
                     )
                 available = int(status.raw.get("availablePages") or 0)
+                if available > next_page:
+                    polls = 0  # pages are coming: keep the next waits short
+                # fetch what is available (``limit`` pages in flight, written in order); once every
+                # available page is asked for, look for more after each page instead of draining first
                 while next_page < available or window:
                     while next_page < available and len(window) < limit:
                         window.append(asyncio.ensure_future(self.get_read_request_page(src, oid, request_id, next_page)))
@@ -293,8 +297,12 @@ class TransactionalReadsMixin:
                         data += b"\n"
                     if data:
                         yield data
-                if outcome.is_success and next_page >= available:
+                    if next_page >= available and window and not outcome.is_terminal:
+                        break
+                if outcome.is_success and next_page >= available and not window:
                     return
+                if window:
+                    continue
                 if deadline is not None and time.monotonic() >= deadline:
                     raise AnaplanTaskTimeoutError(
                         f"Read request {request_id} of {src[:-1]} {oid} is still {status.state.value} after {timeout:g} s",

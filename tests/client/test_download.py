@@ -4,6 +4,7 @@ re-authentication, atomicity, object storage, gzip and bounded read-ahead."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -306,3 +307,17 @@ async def test_download_urls_and_iter_urls_for_other_paged_downloads(
     expected = data[2 * MB :] + data[:MB] + data[MB : 2 * MB]
     assert size == len(expected) and (tmp_path / "pages.bin").read_bytes() == expected
     assert b"".join(parts) == expected
+
+
+async def test_long_download_logs_progress(
+    make_config, anaplan_emulator, tmp_path, caplog, monkeypatch
+) -> None:
+    from airflow_provider_anaplan.client import transfer_download
+
+    monkeypatch.setattr(transfer_download, "PROGRESS_EVERY", 0.0)  # every download counts as long
+    with caplog.at_level(logging.INFO, logger="airflow_provider_anaplan.client"):
+        async with AnaplanAsyncClient(make_config(chunk_size_mb=1, max_concurrency=1)) as client:
+            await upload(client, content(3 * MB))
+            await client.download_file(FILE, tmp_path / "out.csv")
+    assert "Download of 113000000001: chunk 1/3, 1.0 MB" in caplog.text
+    assert "Download of 113000000001: done, 3 chunks, 3.0 MB" in caplog.text

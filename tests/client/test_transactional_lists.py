@@ -221,3 +221,33 @@ async def test_dataframes_in_and_out(make_config, anaplan_emulator) -> None:
         assert result.added == 2
         out = await c.get_list_items_frame(STORES)
         assert "Rome" in out["name"].to_list() and "Manager" in out.columns
+
+
+async def test_csv_source_with_blank_and_ragged_rows(make_config, anaplan_emulator) -> None:
+    """CSV rows are read like csv.DictReader: blank lines skipped, extra fields dropped, missing ones empty."""
+    admin = anaplan_emulator.admin
+    source = Content("name,code,Manager\n\nRagged1,RG1,Ann,extra\nRagged2,RG2\n")
+    async with AnaplanAsyncClient(make_config()) as c:
+        result = await c.insert_list_items(STORES, source)
+    assert (result.added, result.failures) == (2, [])
+    items = {i["name"]: i for i in admin.list_items(STORES)}
+    assert items["Ragged1"]["code"] == "RG1" and items["Ragged1"]["Manager"] == "Ann"
+    assert items["Ragged2"]["code"] == "RG2" and items["Ragged2"]["Manager"] == ""
+
+
+async def test_upsert_auto_mixes_codes_and_names_and_refuses_a_missing_key(make_config, anaplan_emulator) -> None:
+    admin = anaplan_emulator.admin
+    async with AnaplanAsyncClient(make_config()) as c:
+        items = [
+            {"name": "London", "code": "ST01", "Manager": "Kim"},  # by code: updated
+            {"name": "Hove"},  # no code, new name: added
+            {"name": "Hove2", "code": "HV2"},  # new code: added
+        ]
+        result = await c.upsert_list_items(STORES, items)
+        assert (result.added, result.updated, result.failures) == (2, 1, [])
+        again = await c.upsert_list_items(STORES, [{"name": "HOVE", "Manager": "Lu"}])  # by name, case-insensitive
+        assert (again.added, again.updated, again.failures) == (0, 1, [])
+        by_name = {i["name"]: i for i in admin.list_items(STORES)}
+        assert by_name["London"]["Manager"] == "Kim" and by_name["Hove"]["Manager"] == "Lu" and "HOVE" not in by_name
+        with pytest.raises(AnaplanConfigError, match="item 1 has no code"):
+            await c.upsert_list_items(STORES, [{"name": "A", "code": "A1"}, {"name": "B"}], key="code")

@@ -242,3 +242,53 @@ def test_failed_read_request(
     assert "failed" in error(spec, client.get(f"{url}/pages/1"), 404)
     assert client.delete(url).json()[key]["requestState"] == "CANCELLED"
     assert client.get(url).status_code == 404
+
+
+def test_prepared_pages_quote_and_repeat(client: httpx.Client, emu: EmulatorHandle) -> None:
+    """Pages are prepared while the request runs; a page fetched again is rendered again, byte for byte,
+    and a field with a comma or a quote is quoted (the fast line join falls back to the CSV writer)."""
+    added = client.post(
+        f"{M}/lists/{STORES}/items?action=add",
+        json={"items": [{"name": 'Hull, "Old" Town', "code": "ST09"}]},
+    )
+    assert added.json()["added"] == 1, added.text
+    settings(emu, read_request_start_seconds=0, read_request_page_items=2)
+    created = client.post(f"{M}/lists/{STORES}/readRequests").json()["listReadRequest"]
+    url = f"{M}/lists/{STORES}/readRequests/{created['requestId']}"
+    status = wait_complete(client, url, "listReadRequest")
+    assert status["availablePages"] == 2 and status["successful"] is True
+    first = [client.get(f"{url}/pages/{n}").content for n in range(2)]
+    again = [client.get(f"{url}/pages/{n}").content for n in range(2)]
+    assert first == again
+    rows = list(csv.DictReader(io.StringIO(b"".join(first).decode())))
+    assert [r["name"] for r in rows] == ["London", "Leeds", "Bristol", 'Hull, "Old" Town']
+    assert b'"Hull, ""Old"" Town"' in first[1]
+    assert client.delete(url).status_code == 200
+    assert client.get(f"{url}/pages/0").status_code == 404
+
+
+def test_available_pages_follow_preparation(client: httpx.Client, emu: EmulatorHandle) -> None:
+    """``availablePages`` only grows, never past the pages prepared, and every page it announces is served."""
+    r = httpx.post(f"{emu.url}/_emulator/transactional/large_view", json={"rows": 20_000, "columns": 100})
+    view = r.json()["viewId"]
+    settings(emu, read_request_start_seconds=0, read_request_pages_per_second=1000, read_request_page_cells=100_000)
+    created = client.post(f"{M}/views/{view}/readRequests").json()["viewReadRequest"]
+    url = f"{M}/views/{view}/readRequests/{created['requestId']}"
+    seen: list[int] = []
+    fetched = 0
+    lines = 0
+    deadline = time.monotonic() + 60
+    while True:
+        body = client.get(url).json()["viewReadRequest"]
+        seen.append(body["availablePages"])
+        while fetched < body["availablePages"]:
+            page = client.get(f"{url}/pages/{fetched}")
+            assert page.status_code == 200, page.text
+            lines += page.text.count("\n")
+            fetched += 1
+        if body["requestState"] == "COMPLETE":
+            break
+        assert body["requestState"] in ("NOT_STARTED", "IN_PROGRESS") and time.monotonic() < deadline
+    assert seen == sorted(seen) and seen[-1] == 20 and lines == 1 + 20_000
+    assert client.get(f"{url}/pages/20").status_code == 404
+    client.delete(url)

@@ -272,3 +272,24 @@ def test_numbered_list(client: httpx.Client, emu: EmulatorHandle) -> None:
     result = r.json()
     assert result["added"] == 1 and result["failures"][0]["requestIndex"] == 1
     assert any(n.startswith("#") for n in items_of(client, PRODUCTS))
+
+
+def test_lookup_follows_adds_code_changes_renames_and_deletes(client: httpx.Client) -> None:
+    """The case-insensitive lookup index is kept current by every kind of list write."""
+
+    def lookup(**body: list[str]) -> list[tuple[str, str | None]]:
+        r = client.post(f"{MD}/dimensions/{STORES}/items", json=body)
+        assert r.status_code == 200, r.text
+        return [(i["name"], i.get("code")) for i in r.json().get("items", [])]
+
+    assert lookup(codes=["st01"]) == [("London", "ST01")]  # builds the index
+    added = client.post(f"{M}/lists/{STORES}/items?action=add", json={"items": [{"name": "Fold Test", "code": "FT1"}]})
+    assert added.json()["added"] == 1
+    assert lookup(codes=["ft1"], names=["LONDON"]) == [("London", "ST01"), ("Fold Test", "FT1")]  # list order
+    item_id = items_of(client, STORES)["Fold Test"]["id"]
+    assert client.put(f"{M}/lists/{STORES}/items", json={"items": [{"id": item_id, "code": "FT2"}]}).json()["updated"] == 1
+    assert lookup(codes=["FT1"]) == [] and lookup(codes=["ft2"]) == [("Fold Test", "FT2")]
+    assert client.put(f"{M}/lists/{STORES}/items", json={"items": [{"id": item_id, "name": "Fold Renamed"}]}).json()["updated"] == 1
+    assert lookup(names=["fold test"]) == [] and lookup(names=["FOLD RENAMED"]) == [("Fold Renamed", "FT2")]
+    assert client.post(f"{M}/lists/{STORES}/items?action=delete", json={"items": [{"code": "FT2"}]}).json()["deleted"] == 1
+    assert lookup(codes=["ft2"], names=["fold renamed"]) == []

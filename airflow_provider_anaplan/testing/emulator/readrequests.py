@@ -2,12 +2,18 @@
 
 A request moves NOT_STARTED -> IN_PROGRESS -> COMPLETE with time (``read_request_start_seconds``,
 ``read_request_pages_per_second``); ``availablePages`` grows meanwhile and those pages can be fetched.
-Pages are rendered when fetched, row by row, so a 5,000,000-cell view is served without holding it.
+As Anaplan does, the pages are prepared while the request runs: a producer (one worker thread at a
+time, so no more parallelism than one model has) renders them in order into bytes, at most
+``_AHEAD_PAGES`` pages / ``_AHEAD_BYTES`` bytes not yet fetched, so ``GET …/pages/{n}`` serves bytes.
+A page fetched again, or one the producer has not reached, is rendered again deterministically (row by
+row, streamed), so a 5,000,000-cell view is never held whole. Deleting the request drops its pages.
 The CSV header is on page 0 only: the pages, concatenated in order, are one CSV file.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import io
 import math
@@ -16,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -29,6 +36,9 @@ from .transactional_list_reads import csv_header, csv_row
 
 EXPORT_TYPES = ("TABULAR_MULTI_COLUMN", "TABULAR_SINGLE_COLUMN", "GRID_ALL_PAGES")
 _LINES_PER_CHUNK = 1000
+#: Pages the producer renders ahead of the fetches, and the bytes they may hold.
+_AHEAD_PAGES = 4
+_AHEAD_BYTES = 64 * 1024 * 1024
 
 
 def _url(request: Request, model: Model, kind: str, object_id: str, request_id: str) -> str:
@@ -39,7 +49,7 @@ def _url(request: Request, model: Model, kind: str, object_id: str, request_id: 
 
 
 def _api(request: Request, model: Model, rr: ReadRequest, full: bool = True) -> dict[str, Any]:
-    state, available = rr.progress(model.transactional.settings)
+    state, available = _progress(model, rr)
     body: dict[str, Any] = {"requestId": rr.id}
     if rr.kind == "view":
         body["viewId"] = int(rr.object_id) if rr.object_id.isdigit() else rr.object_id
@@ -49,13 +59,23 @@ def _api(request: Request, model: Model, rr: ReadRequest, full: bool = True) -> 
     body["url"] = _url(request, model, rr.kind, rr.object_id, rr.id)
     if full:
         body["availablePages"] = available
-        body["successful"] = state == "COMPLETE" and not rr.failed(model.transactional.settings)
+        body["successful"] = state == "COMPLETE" and available == rr.total_pages
     return body
 
 
 def _respond(request: Request, model: Model, rr: ReadRequest, full: bool = True) -> Response:
     key = "viewReadRequest" if rr.kind == "view" else "listReadRequest"
     return json_response(envelope(request, None, key, **{key: _api(request, model, rr, full)}))
+
+
+def _progress(model: Model, rr: ReadRequest) -> tuple[str, int]:
+    """``(requestState, availablePages)``: the request's clock, and no further than the pages prepared."""
+    state, available = rr.progress(model.transactional.settings)
+    producer = _Producer.of(model, rr)
+    if producer is not None and not producer.broken and state not in ("NOT_STARTED", "CANCELLED"):
+        if producer.produced < available:
+            return "IN_PROGRESS", producer.produced
+    return state, available
 
 
 def _fail_at(model: Model) -> int | None:
@@ -101,6 +121,7 @@ async def create_view_request(request: Request) -> Response:
         fail_at=_fail_at(model),
     )
     model.transactional.read_requests[rr.id] = rr
+    _Producer.start(model, rr)
     return _respond(request, model, rr, full=False)
 
 
@@ -127,6 +148,7 @@ async def create_list_request(request: Request) -> Response:
         fail_at=_fail_at(model),
     )
     model.transactional.read_requests[rr.id] = rr
+    _Producer.start(model, rr)
     return _respond(request, model, rr, full=False)
 
 
@@ -155,6 +177,7 @@ async def _delete(request: Request, kind: str) -> Response:
     rr.state_override = "CANCELLED"
     response = _respond(request, model, rr)
     del model.transactional.read_requests[rr.id]
+    _Producer.stop(model, rr)
     return response
 
 
@@ -172,10 +195,10 @@ def _page_number(request: Request, model: Model, rr: ReadRequest) -> int:
         page = int(raw)
     except ValueError:
         raise ApiError(400, f"Invalid page number {raw!r}") from None
-    _, available = rr.progress(model.transactional.settings)
+    state, available = _progress(model, rr)
     if page < 0 or page >= rr.total_pages:
         raise ApiError(404, f"Page {raw} of read request {rr.id} not found (pages 0-{rr.total_pages - 1})")
-    if page >= available and rr.failed(model.transactional.settings):
+    if page >= available and state == "COMPLETE":
         raise ApiError(404, f"Page {page} of read request {rr.id} does not exist: the read request failed")
     if page >= available:
         raise ApiError(
@@ -184,20 +207,25 @@ def _page_number(request: Request, model: Model, rr: ReadRequest) -> int:
     return page
 
 
-def _csv(rows: Iterator[list[str]]) -> Iterator[bytes]:
+def _line(row: list[str]) -> str:
+    """One CSV line (``QUOTE_MINIMAL``): a plain join unless a field holds a comma, quote or line break."""
+    text = ",".join(row)
+    if text.count(",") == len(row) - 1 and '"' not in text and "\n" not in text and "\r" not in text:
+        return text + "\n"
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    count = 0
+    csv.writer(buffer, lineterminator="\n").writerow(row)
+    return buffer.getvalue()
+
+
+def _csv(rows: Iterator[list[str]]) -> Iterator[bytes]:
+    chunk: list[str] = []
     for row in rows:
-        writer.writerow(row)
-        count += 1
-        if count >= _LINES_PER_CHUNK:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-            count = 0
-    if buffer.tell():
-        yield buffer.getvalue().encode()
+        chunk.append(_line(row))
+        if len(chunk) >= _LINES_PER_CHUNK:
+            yield "".join(chunk).encode()
+            chunk = []
+    if chunk:
+        yield "".join(chunk).encode()
 
 
 def _view_rows(grid: Grid, rr: ReadRequest, page: int) -> Iterator[list[str]]:
@@ -246,21 +274,122 @@ def _list_rows(model: Model, rr: ReadRequest, page: int) -> Iterator[list[str]]:
             yield row
 
 
+def _page_chunks(model: Model, rr: ReadRequest, page: int) -> Iterator[bytes]:
+    """Page ``page`` as CSV chunks (the grid is built here: call it on the event loop, iterate anywhere)."""
+    if rr.kind == "view":
+        view, module = find_view(model, rr.object_id)
+        return _csv(_view_rows(Grid(model, view, module), rr, page))
+    if rr.object_id not in model.lists:
+        raise ApiError(404, f"List {rr.object_id} not found or no access")
+    return _csv(_list_rows(model, rr, page))
+
+
+class _Producer:
+    """Renders a read request's pages in order while it runs (see the module docstring)."""
+
+    def __init__(self, model: Model, rr: ReadRequest) -> None:
+        self.model = model
+        self.rr = rr
+        self.ready: dict[int, asyncio.Future[bytes]] = {}
+        self.produced = 0  # pages prepared (held in ``ready``, handed out, or left to be rendered again)
+        self.broken = False  # rendering failed: pages are rendered when fetched (and answer the error)
+        self.task: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def _key(rr: ReadRequest) -> str:
+        return f"readRequestPages:{rr.id}"
+
+    @classmethod
+    def start(cls, model: Model, rr: ReadRequest) -> None:
+        producer = cls(model, rr)
+        model.transactional.caches[cls._key(rr)] = producer
+        producer.task = asyncio.get_running_loop().create_task(producer.run())
+
+    @classmethod
+    def of(cls, model: Model, rr: ReadRequest) -> _Producer | None:
+        producer = model.transactional.caches.get(cls._key(rr))
+        return producer if isinstance(producer, cls) else None
+
+    @classmethod
+    def stop(cls, model: Model, rr: ReadRequest) -> None:
+        producer = model.transactional.caches.pop(cls._key(rr), None)
+        if isinstance(producer, cls):
+            producer.close()
+
+    @classmethod
+    def take(cls, model: Model, rr: ReadRequest, page: int) -> asyncio.Future[bytes] | None:
+        """The future of page ``page`` if the producer rendered it or is rendering it (handed out once)."""
+        producer = cls.of(model, rr)
+        return None if producer is None else producer.ready.pop(page, None)
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        for future in self.ready.values():
+            future.cancel()
+        self.ready.clear()
+
+    def _held(self) -> int:
+        return sum(
+            len(f.result())
+            for f in self.ready.values()
+            if f.done() and not f.cancelled() and f.exception() is None
+        )
+
+    async def run(self) -> None:
+        rr = self.rr
+        last = rr.total_pages if rr.fail_at is None else min(rr.total_pages, rr.fail_at)
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(asyncio.CancelledError):
+            for page in range(last):
+                if rr.id not in self.model.transactional.read_requests:
+                    return
+                # past the bound (a client waiting for COMPLETE), a page is prepared, not kept: its GET renders it again
+                keep = len(self.ready) < _AHEAD_PAGES and self._held() < _AHEAD_BYTES
+                future: asyncio.Future[bytes] = loop.create_future()
+                if keep:
+                    self.ready[page] = future
+                try:
+                    chunks = _page_chunks(self.model, rr, page)
+                    data = await anyio.to_thread.run_sync(b"".join, chunks)
+                except asyncio.CancelledError:
+                    future.cancel()
+                    raise
+                except Exception:  # pages are rendered when fetched from now on (and answer the error)
+                    self.ready.pop(page, None)
+                    future.cancel()
+                    self.broken = True
+                    return
+                if not future.done():
+                    future.set_result(data)
+                if not keep:
+                    del data
+                self.produced = page + 1
+
+
+async def _serve(request: Request, kind: str) -> Response:
+    _, model = open_model(request)
+    rr = _find(request, model, kind)
+    page = _page_number(request, model, rr)
+    future = _Producer.take(model, rr, page)
+    if future is not None:
+        try:
+            return Response(await asyncio.shield(future), media_type="text/csv")
+        except asyncio.CancelledError:  # the page's future (the request was deleted), or this handler
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+        except Exception:  # noqa: S110 - rendered again below, where the error is answered
+            pass
+        rr = _find(request, model, kind)  # deleted meanwhile: 404
+    return StreamingResponse(_page_chunks(model, rr, page), media_type="text/csv")
+
+
 async def get_view_page(request: Request) -> Response:
     """``GET .../views/{viewId}/readRequests/{requestId}/pages/{pageNo}``: CSV."""
-    _, model = open_model(request)
-    rr = _find(request, model, "view")
-    page = _page_number(request, model, rr)
-    view, module = find_view(model, rr.object_id)
-    grid = Grid(model, view, module)  # on the event loop: item lookups are copied here
-    return StreamingResponse(_csv(_view_rows(grid, rr, page)), media_type="text/csv")
+    return await _serve(request, "view")
 
 
 async def get_list_page(request: Request) -> Response:
     """``GET .../lists/{listId}/readRequests/{requestId}/pages/{pageNo}``: CSV."""
-    _, model = open_model(request)
-    rr = _find(request, model, "list")
-    page = _page_number(request, model, rr)
-    if rr.object_id not in model.lists:
-        raise ApiError(404, f"List {rr.object_id} not found or no access")
-    return StreamingResponse(_csv(_list_rows(model, rr, page)), media_type="text/csv")
+    return await _serve(request, "list")

@@ -8,6 +8,7 @@ module id's last nine digits) plus any structure-only ``extra_line_items``.
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from .responses import ApiError
 from .state import Dimension, ListDef, Model, ModuleDef
 from .state.transactional import TIME_DIMENSION_ID, ListExtras, ViewDef
+from .transactional_common import gc_paused
 
 _TIME_NAMES = {
     "time",
@@ -71,6 +73,79 @@ def list_lookups(model: Model, lst: ListDef) -> ListExtras:
 def stamp(lst: ListDef, extras: ListExtras) -> None:
     """Record that ``codes``/``by_id`` match the list as it is now."""
     extras.stamp = (id(lst.items), len(lst.items))
+
+
+class FoldIndex:
+    """Case-insensitive lookups of a list's members (folded name -> name, folded code -> name) and their
+    order, kept in the model's caches so a lookup costs what it asks for, not the list's size.
+
+    Members appended since the last use (``add_items`` and imports append) are indexed on the next use;
+    a list that shrank or was replaced, a write that renamed members or changed codes
+    (:func:`drop_fold`), or a new bulk task (an import may change codes in place) rebuilds it. Every hit is checked against the list itself, so a stale entry is
+    never returned.
+    """
+
+    def __init__(self, members: dict[str, Any]) -> None:
+        self.members = members
+        self.names: dict[str, str] = {}
+        self.codes: dict[str, str] = {}
+        self.order: dict[str, int] = {}
+        self.last: str | None = None
+
+    def refresh(self, members: dict[str, Any]) -> FoldIndex:
+        """This index brought up to date with ``members`` (or a new one)."""
+        seen = len(self.order)
+        if (
+            members is not self.members
+            or len(members) < seen
+            or (self.last is not None and self.last not in members)
+        ):
+            return FoldIndex(members).refresh(members)
+        if len(members) > seen:
+            with gc_paused():  # millions of small strings: no cyclic collections meanwhile
+                added = list(itertools.islice(members, seen, None))
+                self.order.update(zip(added, range(seen, seen + len(added)), strict=True))
+                self.names.update(zip(map(str.casefold, added), added, strict=True))
+                self.codes.update({str(c).casefold(): n for n in added if (c := members[n].get("code"))})
+                self.last = added[-1]
+        return self
+
+    def find(self, names: list[Any], codes: list[Any]) -> list[str]:
+        """Members matching any of ``names`` or ``codes`` (case-insensitive), in the list's order."""
+        members = self.members
+        found: set[str] = set()
+        for text in names:
+            name = self.names.get(str(text).casefold())
+            if name is not None and name in members:
+                found.add(name)
+        for text in codes:
+            folded = str(text).casefold()
+            name = self.codes.get(folded)
+            if (
+                name is not None
+                and name in members
+                and str(members[name].get("code") or "").casefold() == folded
+            ):
+                found.add(name)
+        return sorted(found, key=self.order.__getitem__)
+
+
+def fold_index(model: Model, lst: ListDef) -> FoldIndex:
+    """The list's :class:`FoldIndex`, current."""
+    caches: dict[str, Any] = model.transactional.caches
+    key = f"fold:{lst.id}"
+    tasks = sum(len(t) for t in model.tasks.values())  # a bulk import may have changed codes in place
+    hit = caches.get(key)
+    if not isinstance(hit, tuple) or hit[0] != tasks:
+        hit = (tasks, FoldIndex(lst.items))
+    built = hit[1].refresh(lst.items)
+    caches[key] = (tasks, built)
+    return built
+
+
+def drop_fold(model: Model, lst: ListDef) -> None:
+    """Forget the list's :class:`FoldIndex` (after renames, code changes or deletions)."""
+    model.transactional.caches.pop(f"fold:{lst.id}", None)
 
 
 @dataclass

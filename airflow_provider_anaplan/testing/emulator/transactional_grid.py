@@ -7,6 +7,7 @@ combination) is decoded from its index by mixed radix, and each cell is read fro
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,12 @@ class Axis:
 
     def labels(self, index: int) -> list[str]:
         return [self.items[k][i] for k, i in enumerate(self.decode(index))]
+
+
+@functools.cache
+def _synthetic_text() -> list[str]:
+    """Every synthetic value's text (``str(v)`` for ``v`` below the modulus), built once."""
+    return [str(v) for v in range(SYNTHETIC_MODULUS)]
 
 
 def _weights(count: int) -> list[int]:
@@ -162,7 +169,8 @@ class Grid:
         labels = [self.rows.items[k][i] for k, i in enumerate(decoded)]
         cells = self.module.cells
         if self.synthetic and not cells:
-            return labels, [str((acc + cacc) % SYNTHETIC_MODULUS) for _, cacc in prepared]
+            text = _synthetic_text()
+            return labels, [text[(acc + cacc) % SYNTHETIC_MODULUS] for _, cacc in prepared]
         out = []
         for parts, cacc in prepared:
             for slot, name in parts:

@@ -11,7 +11,7 @@ from .responses import ApiError, envelope, json_response
 from .state import ListDef, Model
 from .state.transactional import ListExtras
 from .transactional_common import gc_paused, json_body, open_model
-from .transactional_dims import list_lookups, stamp
+from .transactional_dims import drop_fold, list_lookups, stamp
 from .transactional_list_reads import list_of
 
 
@@ -298,10 +298,12 @@ def update_items(model: Model, lst: ListDef, items: list[Any]) -> tuple[int, lis
             failures.append(_failure(index, exc))
             continue
         if new_code is not None and new_code != current.get("code", ""):
+            drop_fold(model, lst)
             codes.pop(current.get("code", ""), None)
             current["code"] = new_code
             codes[new_code] = target
         if name is not None and name != target:
+            drop_fold(model, lst)
             _rename(lst, extras, target, name)
             origin = next((o for o, n in renamed.items() if n == target), target)
             renamed[origin] = name
@@ -339,6 +341,8 @@ def delete_items(model: Model, lst: ListDef, items: list[Any]) -> tuple[int, lis
             )
             continue
         doomed.add(target)
+    if doomed:
+        drop_fold(model, lst)
     for name in doomed:
         data = lst.items.pop(name)
         codes.pop(data.get("code") or "", None)

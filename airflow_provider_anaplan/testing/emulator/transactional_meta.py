@@ -16,6 +16,7 @@ from .transactional_dims import (
     ensure_ids,
     find_line_item,
     find_view,
+    fold_index,
     line_items,
     model_dimension,
     module_dims,
@@ -242,17 +243,17 @@ async def lookup_dimension_items(request: Request) -> Response:
     names, codes = body.get("names") or [], body.get("codes") or []
     if not isinstance(names, list) or not isinstance(codes, list) or not (names or codes):
         raise ApiError(400, "Provide a non-empty 'names' or 'codes' array")
-    index = dim.index()
-    wanted_names = {str(n).casefold() for n in names}
-    wanted_codes = {str(c).casefold() for c in codes}
-    found = [
-        n
-        for n in index.names
-        if n.casefold() in wanted_names
-        or (index.codes.get(n, "").casefold() in wanted_codes and n in index.codes)
-    ]
+    lst = model.lists[str(dim.list_id)]
+    ids = ensure_ids(model, lst).ids
+    members = lst.items
     out = envelope(request, None, "dimension")
-    out["items"] = [dimension_item_api(index, n) for n in found]
+    items = out["items"] = []
+    for name in fold_index(model, lst).find(names, codes):
+        body = {"id": ids[name], "name": name}
+        code = members[name].get("code")
+        if code:
+            body["code"] = code
+        items.append(body)
     return json_response(out)
 
 

@@ -111,7 +111,7 @@ class ViewDef:
 
 @dataclass
 class ReadRequest:
-    """A large-volume read of a view or a list; pages are rendered when fetched."""
+    """A large-volume read of a view or a list; pages are prepared in order while IN_PROGRESS (bounded)."""
 
     id: str
     kind: str  # view | list
