@@ -183,7 +183,8 @@ def _check_airflow_uses(home: Path) -> None:
 def reset_provider_state() -> None:
     """Forget what the provider keeps between tasks in this process and home: cached tokens, start
     records and file leases (the ``anaplan_coord_*`` Variables of the isolated database and the
-    fallback directory under ``$AIRFLOW_HOME``). They would outlive an emulator reset."""
+    fallback directory under ``$AIRFLOW_HOME``), and the reattach records kept in Variables below
+    Airflow 3.3 (``anaplan_task_state_*``). They would outlive an emulator reset."""
     from airflow_provider_anaplan.client.coordination import PROCESS_COORDINATION
     from airflow_provider_anaplan.client.tokens import clear_token_cache
 
@@ -200,10 +201,12 @@ def reset_provider_state() -> None:
         from airflow.utils.session import create_session
         from sqlalchemy import delete
 
+        from airflow_provider_anaplan.compat import TASK_STATE_PREFIX
         from airflow_provider_anaplan.hooks.coordination import COORDINATION_PREFIX
 
         with create_session() as session:
-            session.execute(delete(Variable).where(Variable.key.startswith(COORDINATION_PREFIX)))
+            for prefix in (COORDINATION_PREFIX, TASK_STATE_PREFIX):
+                session.execute(delete(Variable).where(Variable.key.startswith(prefix)))
     except Exception:  # no metadata database yet (a test that does not use one)
         pass
 
