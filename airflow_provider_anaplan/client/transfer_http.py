@@ -209,14 +209,29 @@ def _forget_sessions() -> None:
 os.register_at_fork(after_in_child=_forget_sessions)  # threads and sockets do not survive a fork
 
 
+def _proxied(url: str) -> bool:
+    """Whether the environment routes ``url`` through a proxy (httpx's ``trust_env`` rules)."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    proxies = urllib.request.getproxies()
+    parts = urlsplit(url)
+    if not any(proxies.get(key) for key in (parts.scheme, "all")):
+        return False
+    return not urllib.request.proxy_bypass(parts.hostname or "")
+
+
 def chunk_session(owner: Any) -> HttpSession:
     """The :class:`HttpSession` chunk GETs of ``owner`` (an ``AnaplanAsyncClient``) go through.
 
     Same retry policy, token source and timeout as ``owner.session``, on a :class:`ThreadedTransport`
-    (one per client session, closed with it). A client built with its own httpx transport keeps it.
+    (one per client session, closed with it). A client built with its own httpx transport keeps it, and
+    so does a process with an HTTP(S) proxy in its environment (``HTTPS_PROXY``, ``ALL_PROXY`` …, which
+    httpx honours and this transport does not speak): chunk GETs then take httpx's path, as every other
+    request does.
     """
     session: HttpSession = owner.session
-    if getattr(owner, "_transport", None) is not None:
+    if getattr(owner, "_transport", None) is not None or _proxied(owner.config.api_url):
         return session
     with _SESSIONS_LOCK:
         found = _SESSIONS.get(session)

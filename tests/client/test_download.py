@@ -321,3 +321,28 @@ async def test_long_download_logs_progress(
             await client.download_file(FILE, tmp_path / "out.csv")
     assert "Download of 113000000001: chunk 1/3, 1.0 MB" in caplog.text
     assert "Download of 113000000001: done, 3 chunks, 3.0 MB" in caplog.text
+
+
+def test_a_proxy_in_the_environment_keeps_chunk_gets_on_httpx(monkeypatch: Any) -> None:
+    """HTTPS_PROXY is honoured by httpx, not by the threaded transport: chunk GETs must take httpx."""
+    from airflow_provider_anaplan.client.bulk import AnaplanAsyncClient
+    from airflow_provider_anaplan.client.config import ClientConfig
+    from airflow_provider_anaplan.client.credentials import BasicCredentials
+    from airflow_provider_anaplan.client.transfer_http import chunk_session
+
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    config = ClientConfig(
+        credentials=BasicCredentials("u@example.com", "pw-not-used"),
+        api_url="https://api.example.com/2/0",
+        workspace_id="8a868cd985f53e7701860542f59e276e",
+        model_id="75A40874E6B64FA3AE0B4E5D5B4B9A0B",
+    )
+    client = AnaplanAsyncClient(config)
+    assert chunk_session(client) is not client.session  # no proxy: the threaded path
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example.com:3128")
+    proxied = AnaplanAsyncClient(config)
+    assert chunk_session(proxied) is proxied.session
+    monkeypatch.setenv("NO_PROXY", "api.example.com")
+    bypassed = AnaplanAsyncClient(config)
+    assert chunk_session(bypassed) is not bypassed.session
