@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import math
+from typing import Any
 
 from airflow_provider_anaplan.exceptions import AnaplanConfigError
 
@@ -52,3 +53,16 @@ def validate_seconds(
             bound += f" and <= {maximum:g}"
         raise AnaplanConfigError(f"{name} must be {bound} seconds, got {value!r}")
     return float(value)
+
+
+def validate_sensor_timing(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Check a sensor's ``poke_interval`` (>= :data:`MIN_POLL_INTERVAL`) and ``timeout`` in its
+    ``BaseSensorOperator`` keyword arguments, in place; errors name the task. Every Anaplan sensor calls it."""
+    task = kwargs.get("task_id", "sensor")
+    if "poke_interval" in kwargs:
+        kwargs["poke_interval"] = validate_seconds(
+            kwargs["poke_interval"], f"{task}: poke_interval", minimum=MIN_POLL_INTERVAL, inclusive=True
+        )
+    if kwargs.get("timeout") is not None:
+        kwargs["timeout"] = validate_seconds(kwargs["timeout"], f"{task}: timeout")
+    return kwargs

@@ -51,16 +51,9 @@ class AnaplanTaskSensor(BaseSensorOperator):
         deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
-        from airflow_provider_anaplan.validation import MIN_POLL_INTERVAL, validate_seconds
+        from airflow_provider_anaplan.validation import validate_sensor_timing
 
-        task = kwargs.get("task_id", "sensor")
-        if "poke_interval" in kwargs:
-            kwargs["poke_interval"] = validate_seconds(
-                kwargs["poke_interval"], f"{task}: poke_interval", minimum=MIN_POLL_INTERVAL, inclusive=True
-            )
-        if kwargs.get("timeout") is not None:
-            kwargs["timeout"] = validate_seconds(kwargs["timeout"], f"{task}: timeout")
-        super().__init__(**kwargs)
+        super().__init__(**validate_sensor_timing(kwargs))
         self.action_id = str(action_id) if isinstance(action_id, int) else action_id
         self.task_id_to_watch = task_id_to_watch
         self.anaplan_conn_id = anaplan_conn_id
