@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping, Sequence
-from datetime import timedelta
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
-
-from airflow.sdk import BaseSensorOperator
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_anaplan.hooks.anaplan import AnaplanHook
-from airflow_provider_anaplan.operators.base import default_deferrable
+from airflow_provider_anaplan.sensors.base import AnaplanJobSensor
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class AnaplanTaskSensor(BaseSensorOperator):
+class AnaplanTaskSensor(AnaplanJobSensor):
     """Wait until an Anaplan task is terminal; succeed on COMPLETE+successful, fail otherwise.
 
     The sensor only observes: it never cancels the task (not even on timeout).
@@ -38,6 +33,7 @@ class AnaplanTaskSensor(BaseSensorOperator):
     only with ``successful: true``.
     """
 
+    job_kind: ClassVar[str] = "bulk_task"
     template_fields: Sequence[str] = ("anaplan_conn_id", "workspace_id", "model_id", "action_id", "task_id_to_watch")
 
     def __init__(
@@ -51,19 +47,27 @@ class AnaplanTaskSensor(BaseSensorOperator):
         deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
-        from airflow_provider_anaplan.validation import validate_sensor_timing
-
-        super().__init__(**validate_sensor_timing(kwargs))
+        super().__init__(
+            anaplan_conn_id=anaplan_conn_id,
+            workspace_id=workspace_id,
+            model_id=model_id,
+            deferrable=deferrable,
+            **kwargs,
+        )
         self.action_id = str(action_id) if isinstance(action_id, int) else action_id
         self.task_id_to_watch = task_id_to_watch
-        self.anaplan_conn_id = anaplan_conn_id
-        self.workspace_id = workspace_id
-        self.model_id = model_id
-        self.deferrable = default_deferrable() if deferrable is None else deferrable
 
-    @cached_property
-    def hook(self) -> AnaplanHook:
-        return AnaplanHook(self.anaplan_conn_id, workspace_id=self.workspace_id, model_id=self.model_id)
+    def job_ids(self) -> dict[str, str]:
+        return {"action_id": str(self.action_id), "task_id": str(self.task_id_to_watch)}
+
+    def failure_error(self, status: str) -> type[Exception]:
+        from airflow_provider_anaplan.exceptions import (
+            AnaplanTaskCancelledError,
+            AnaplanTaskError,
+            AnaplanTaskFailedError,
+        )
+
+        return {"failed": AnaplanTaskFailedError, "cancelled": AnaplanTaskCancelledError}.get(status, AnaplanTaskError)
 
     def poke(self, context: Context) -> bool:
         from airflow_provider_anaplan.triggers.task import event_for_terminal
@@ -77,48 +81,5 @@ class AnaplanTaskSensor(BaseSensorOperator):
             return False
         event = event_for_terminal(status)
         if event["status"] != "success":
-            self._raise(event)
+            self.raise_for_event(event)
         return True
-
-    def execute(self, context: Context) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
-        if self.poke(context):
-            return None
-        from airflow_provider_anaplan.triggers.task import AnaplanTaskTrigger
-
-        timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
-        self.defer(
-            trigger=AnaplanTaskTrigger(
-                anaplan_conn_id=self.anaplan_conn_id,
-                workspace_id=self.workspace_id,
-                model_id=self.model_id,
-                action_id=str(self.action_id),
-                task_id=str(self.task_id_to_watch),
-                poll_interval=float(self.poke_interval),
-                end_time=time.time() + timeout,
-            ),
-            method_name="execute_complete",
-        )
-
-    def _raise(self, event: Mapping[str, Any]) -> None:
-        from airflow_provider_anaplan.exceptions import (
-            AnaplanTaskCancelledError,
-            AnaplanTaskError,
-            AnaplanTaskFailedError,
-        )
-
-        status, message = event.get("status"), event.get("message") or ""
-        if status == "timeout":
-            from airflow_provider_anaplan.compat import AirflowSensorTimeout
-
-            raise AirflowSensorTimeout(f"[timeout] {message}")
-        cls = {"failed": AnaplanTaskFailedError, "cancelled": AnaplanTaskCancelledError}.get(str(status), AnaplanTaskError)
-        raise cls(f"[{status}] {message}", object_id=str(event.get("task_id") or ""))
-
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any] | None:
-        """Resume after the trigger: return the task summary on success, raise otherwise."""
-        if not isinstance(event, Mapping) or event.get("status") != "success":
-            self._raise(event if isinstance(event, Mapping) else {"status": "error", "message": repr(event)})
-        self.log.info("%s", event.get("message"))
-        return event.get("task")
