@@ -466,7 +466,6 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
         """
         from airflow_provider_anaplan.exceptions import AnaplanTaskTimeoutError
         from airflow_provider_anaplan.operators.jobs import JobDeadline, poll_until_terminal
-        from airflow_provider_anaplan.triggers.task import describe
 
         try:
             return poll_until_terminal(
@@ -477,12 +476,9 @@ class AnaplanTaskOperator(AnaplanBaseOperator):
                 logger=self.log,
             )
         except JobDeadline as deadline:
-            seen = describe(deadline.last) if deadline.last is not None else "unknown"
-            if deadline.last_error is not None:
-                seen += f"; the last poll failed: {deadline.last_error}"
             message = (
                 f"Anaplan task {task_id} of action {self.action_id} did not finish within "
-                f"{self.timeout:g} s (last state {seen}); {self.cancel_and_describe(task_id)}"
+                f"{self.timeout:g} s (last state {deadline.seen()}); {self.cancel_and_describe(task_id)}"
             )
             raise AnaplanTaskTimeoutError(message, status=deadline.last, object_id=task_id) from None
 

@@ -47,6 +47,15 @@ class JobDeadline(Exception):
         self.last = last
         self.last_error = last_error
 
+    def seen(self) -> str:
+        """What the last polls saw: ``"IN_PROGRESS (Loading), 40%; the last poll failed: …"``."""
+        from airflow_provider_anaplan.triggers.task import describe
+
+        text = describe(self.last) if self.last is not None else "unknown"
+        if self.last_error is not None:
+            text += f"; the last poll failed: {self.last_error}"
+        return text
+
 
 def poll_until_terminal(
     read: Callable[[], TaskStatus],
@@ -238,7 +247,6 @@ class AnaplanJobOperator(AnaplanBaseOperator):
 
     def _wait(self, job: dict[str, str], end_time: float) -> TaskStatus:
         from airflow_provider_anaplan.exceptions import AnaplanTaskTimeoutError
-        from airflow_provider_anaplan.triggers.task import describe
 
         try:
             return poll_until_terminal(
@@ -249,11 +257,8 @@ class AnaplanJobOperator(AnaplanBaseOperator):
                 logger=self.log,
             )
         except JobDeadline as deadline:
-            seen = describe(deadline.last) if deadline.last is not None else "unknown"
-            if deadline.last_error is not None:
-                seen += f"; the last poll failed: {deadline.last_error}"
             raise AnaplanTaskTimeoutError(
-                f"{self.describe_job(job)} did not finish within {self.timeout:g} s (last state {seen}); "
+                f"{self.describe_job(job)} did not finish within {self.timeout:g} s (last state {deadline.seen()}); "
                 f"{self.cancel_and_describe(job)}",
                 status=deadline.last,
                 object_id=next(reversed(job.values()), None),
