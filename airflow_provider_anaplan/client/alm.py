@@ -312,29 +312,16 @@ class AlmMixin:
         return task_id
 
     async def _resolve_sync(self, target: str, seen: set[str], since: float, cause: BaseException) -> str:
-        import asyncio
+        from airflow_provider_anaplan.client.coordination import find_started_job
 
-        deadline = time.monotonic() + self.config.start_confirm_window
-        delay = 0.25
-        candidates: list[str] = []
-        while True:
-            try:
-                candidates = [
-                    str(t.get("taskId"))
-                    for t in await self.get_sync_tasks(target)
-                    if str(t.get("taskId")) not in seen
-                ]
-            except Exception as exc:  # keep looking through transient failures until the deadline
-                log.warning("Looking for the sync task of %s failed (%s); trying again", target, exc)
-            if len(candidates) == 1:
-                log.warning(
-                    "Sync task %s of model %s is the one this start created; using it", candidates[0], target
-                )
-                return candidates[0]
-            if len(candidates) > 1 or time.monotonic() >= deadline:
-                break
-            await asyncio.sleep(delay)
-            delay = min(5.0, delay * 2)
+        async def ids() -> list[str]:
+            return [str(t.get("taskId")) for t in await self.get_sync_tasks(target)]
+
+        found, candidates = await find_started_job(
+            ids, seen, self.config.start_confirm_window, f"sync task of model {target}"
+        )
+        if found is not None:
+            return found
         reason = (
             f"{len(candidates)} new sync tasks appeared ({', '.join(candidates)})"
             if candidates

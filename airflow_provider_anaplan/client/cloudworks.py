@@ -205,25 +205,14 @@ class CloudWorksMixin(CloudWorksFlowsMixin):
     async def _resolve_run(
         self, owner: str, seen: set[str], since: float, cause: BaseException, what: str
     ) -> str:
-        deadline = time.monotonic() + self.config.start_confirm_window
-        delay = 0.25
-        candidates: list[str] = []
-        while True:
-            try:
-                candidates = [
-                    str(r.get("id"))
-                    for r in await self.get_run_history(owner)
-                    if str(r.get("id")) not in seen
-                ]
-            except Exception as exc:  # keep looking through transient failures until the deadline
-                log.warning("Looking for the run of %s failed (%s); trying again", what, exc)
-            if len(candidates) == 1:
-                log.warning("Run %s of %s is the one this start created; using it", candidates[0], what)
-                return candidates[0]
-            if len(candidates) > 1 or time.monotonic() >= deadline:
-                break
-            await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(5.0, delay * 2)
+        from airflow_provider_anaplan.client.coordination import find_started_job
+
+        async def ids() -> list[str]:
+            return [str(r.get("id")) for r in await self.get_run_history(owner)]
+
+        found, candidates = await find_started_job(ids, seen, self.config.start_confirm_window, f"run of {what}")
+        if found is not None:
+            return found
         reason = (
             f"{len(candidates)} new runs appeared ({', '.join(candidates)}): something else started it too"
             if candidates

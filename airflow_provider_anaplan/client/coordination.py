@@ -36,7 +36,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,6 +53,7 @@ __all__ = [
     "FileLeases",
     "FileLeaseTimeout",
     "new_tasks",
+    "find_started_job",
     "PROCESS_COORDINATION",
 ]
 
@@ -194,6 +195,35 @@ def new_tasks(tasks: Iterable[Mapping[str, Any]], seen: Iterable[str], since: fl
         fresh.append(dict(task))
     fresh.sort(key=lambda t: (t.get("creationTime") or 0, str(t.get("taskId"))))
     return fresh
+
+
+async def find_started_job(
+    list_ids: Callable[[], Awaitable[list[str]]], seen: Iterable[str], window: float, what: str
+) -> tuple[str | None, list[str]]:
+    """After an ambiguous start (the reply was lost): look for the job it created, never send it again.
+
+    THE rule for jobs whose start cannot be claimed (ALM syncs, CloudWorks runs and flow runs): poll
+    ``list_ids()`` (the jobs of the target now, newest history) until exactly one id not in ``seen``
+    (the ids before the start) appears — that one is ours — or more than one appears (not provably
+    ours), or ``window`` seconds pass. Listing failures are retried until the window ends.
+    Returns ``(the id, [it])`` or ``(None, the candidates)``; the caller raises with its own words.
+    """
+    known = set(seen)
+    deadline = time.monotonic() + window
+    delay = 0.25
+    candidates: list[str] = []
+    while True:
+        try:
+            candidates = [job_id for job_id in await list_ids() if job_id not in known]
+        except Exception as exc:  # keep looking through transient failures until the deadline
+            log.warning("Looking for the %s failed (%s); trying again", what, exc)
+        if len(candidates) == 1:
+            log.warning("%s is the one this start created; using it", candidates[0])
+            return candidates[0], candidates
+        if len(candidates) > 1 or time.monotonic() >= deadline:
+            return None, candidates
+        await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(5.0, delay * 2)
 
 
 class StartClaims:
